@@ -1,0 +1,1 @@
+"""Write operations of the annotator app (``<noun>_<verb>``, keyword-only, typed)."""

@@ -1,0 +1,17 @@
+"""The Celery app. Queues: ``default`` for web-side work, ``training`` for GPU workers."""
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("feedback")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("default", "training")]
+app.autodiscover_tasks()
+
+
+@app.task(name="config.ping")
+def ping(value: str = "pong") -> str:
+    return value

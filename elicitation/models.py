@@ -1,0 +1,2 @@
+"""Models of elicitation."""
+from django.db import models  # noqa: F401

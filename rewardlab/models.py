@@ -1,0 +1,2 @@
+"""Models of rewardlab."""
+from django.db import models  # noqa: F401
