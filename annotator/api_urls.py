@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("annotator.api.urls_tasks")),
+    path("", include("annotator.api.urls_exports")),
+    path("", include("annotator.api.urls_quality")),
+]

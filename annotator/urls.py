@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("annotator.views.urls_annotate")),
+    path("", include("annotator.views.urls_dashboard")),
+    path("", include("annotator.views.urls_quality")),
+]

@@ -197,3 +197,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# Modules told about assignment life-cycle events (see annotator/hooks.py).
+ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=[])

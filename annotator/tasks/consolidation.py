@@ -1,0 +1,2 @@
+"""Celery tasks: consolidation."""
+from celery import shared_task  # noqa: F401
