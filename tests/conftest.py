@@ -52,3 +52,12 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    """Each test writes media and exports under its own temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EXPORTS_ROOT = tmp_path / "exports"
+    settings.ARTIFACTS_ROOT = tmp_path / "artifacts"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
