@@ -60,4 +60,12 @@ def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EXPORTS_ROOT = tmp_path / "exports"
     settings.ARTIFACTS_ROOT = tmp_path / "artifacts"
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run inline unless a test asks for the real worker (marker ``integration``)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = request.node.get_closest_marker("integration") is None
+    yield
