@@ -69,3 +69,57 @@ def _eager_celery(request):
 
     app.conf.task_always_eager = request.node.get_closest_marker("integration") is None
     yield
+
+
+def _database_url_for_worker() -> str:
+    """The URL of the test database, for a worker process started by a test."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real ``celery worker`` process on the real broker, reading the test database.
+
+    Tests that use it must commit their data (``django_db(transaction=True)``)
+    and be marked ``integration`` so tasks are sent, not run inline.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    with django_db_blocker.unblock():
+        db_url = _database_url_for_worker()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "VAR_DIR": str(settings.VAR_DIR),
+        "MEDIA_ROOT": str(tmp_path_factory.mktemp("worker-media")),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = Path(tmp_path_factory.mktemp("worker")) / "worker.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", "default,training",
+         "--loglevel", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    proc.log_path = log_path
+    proc.media_root = env["MEDIA_ROOT"]
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
