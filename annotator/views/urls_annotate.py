@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from annotator.views import annotate
+
+urlpatterns = [
+    path("", annotate.home, name="home"),
+    path("campaigns/<int:campaign_id>/", annotate.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/annotate/", annotate.annotate, name="annotate"),
+]
