@@ -1,0 +1,216 @@
+"""Load test of the annotation API: closed loops of next -> submit.
+
+gunicorn (4 workers) on PostgreSQL; N simulated annotators with tokens run
+closed loops of ``POST /api/tasks/next`` -> a realistic submission for the
+attributes requested -> ``POST /api/assignments/<id>/submit`` over a campaign
+of 10,000 items, for a fixed time. Prints JSON: cycles/s, p50/p95/p99 of next
+and submit, errors, per N, medians over runs.
+
+    python benchmarks/annotate_load.py --items 10000 --clients 1,8,32 --seconds 20 --runs 3
+    python benchmarks/annotate_load.py --policy voi_per_cost   # with elicitation active
+
+Targets 127.0.0.1 only; every loop is bounded in time and count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def realistic_value(attribute: dict, assignment: dict, rng: random.Random) -> dict:
+    """A plausible answer for one requested attribute (what a careful annotator sends)."""
+    kind = attribute["kind"]
+    images = assignment["target"]["images"]
+    tokens = assignment["target"]["prompt"]["tokens"]
+    if kind == "binary":
+        return {"skipped": True} if rng.random() < 0.1 else {"value": rng.random() < 0.5}
+    if kind == "likert":
+        return {"value": rng.randint(1, attribute["points"] or 5)}
+    if kind == "choice":
+        picked = [o for o in attribute["options"] if rng.random() < 0.15]
+        return {"value": picked or ["none"]}
+    if kind == "category":
+        return {"value": rng.choice(attribute["options"])}
+    if kind == "points":
+        n = rng.choice([0, 0, 1, 2, 3])
+        label = attribute["options"][0]
+        return {"points": [{"x": rng.random(), "y": rng.random(), "label": label} for _ in range(n)], "none": n == 0}
+    if kind == "keywords":
+        return {"tokens": sorted(rng.sample(range(len(tokens)), k=min(len(tokens), rng.choice([0, 1, 2]))))}
+    if kind == "ranking":
+        ids = [img["id"] for img in images]
+        rng.shuffle(ids)
+        levels = [ids[i * 2:(i + 1) * 2] for i in range(5)]
+        return {"levels": levels}
+    if kind == "sxs":
+        return {"choice": rng.choice(attribute["options"])}
+    raise ValueError(kind)
+
+
+class Client(threading.Thread):
+    def __init__(self, base: str, token: str, campaign: int, deadline: float, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.base, self.campaign, self.deadline = base, campaign, deadline
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.rng = random.Random(seed)
+        self.next_ms: list[float] = []
+        self.submit_ms: list[float] = []
+        self.errors: list[str] = []
+        self.cycles = 0
+
+    def run(self) -> None:
+        max_cycles = 100_000  # a bound besides the deadline
+        while time.monotonic() < self.deadline and self.cycles < max_cycles:
+            t0 = time.perf_counter()
+            r = self.session.post(f"{self.base}/api/tasks/next", json={"campaign": self.campaign}, timeout=30)
+            self.next_ms.append((time.perf_counter() - t0) * 1000)
+            if r.status_code == 204:
+                return
+            if r.status_code != 200:
+                self.errors.append(f"next {r.status_code}: {r.text[:200]}")
+                time.sleep(0.05)
+                continue
+            assignment = r.json()["assignment"]
+            responses = {a["key"]: realistic_value(a, assignment, self.rng) for a in assignment["attributes"]}
+            body = {
+                "submission_id": str(uuid.uuid4()),
+                "responses": responses,
+                "active_ms": {key: self.rng.randint(2000, 60000) for key in responses},
+            }
+            t0 = time.perf_counter()
+            r = self.session.post(f"{self.base}/api/assignments/{assignment['id']}/submit", json=body, timeout=30)
+            self.submit_ms.append((time.perf_counter() - t0) * 1000)
+            if r.status_code not in (200, 201):
+                self.errors.append(f"submit {r.status_code}: {r.text[:200]}")
+                continue
+            self.cycles += 1
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def setup_campaign(env: dict, n_items: int, presets: str, policy: str, n_users: int) -> tuple[int, list[str]]:
+    """Migrate a fresh database and build the campaign in a child process (Django set up there)."""
+    code = f"""
+import django, json, os
+django.setup()
+from benchmarks._campaign import build_campaign
+cid, tokens = build_campaign(n_items={n_items}, presets={presets!r}, policy={policy!r}, n_users={n_users})
+print(json.dumps({{"campaign": cid, "tokens": tokens}}))
+"""
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True,
+                         text=True).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    return data["campaign"], data["tokens"]
+
+
+def reset_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def run_once(base: str, campaign: int, tokens: list[str], n: int, seconds: float, seed: int) -> dict:
+    deadline = time.monotonic() + seconds
+    clients = [Client(base, tokens[i], campaign, deadline, seed * 1000 + i) for i in range(n)]
+    t0 = time.monotonic()
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(timeout=seconds + 60)
+    elapsed = time.monotonic() - t0
+    next_ms = [v for c in clients for v in c.next_ms]
+    submit_ms = [v for c in clients for v in c.submit_ms]
+    errors = [e for c in clients for e in c.errors]
+    cycles = sum(c.cycles for c in clients)
+    return {
+        "clients": n, "seconds": round(elapsed, 2), "cycles": cycles, "cycles_per_s": round(cycles / elapsed, 1),
+        "next_p50_ms": pct(next_ms, 50), "next_p95_ms": pct(next_ms, 95), "next_p99_ms": pct(next_ms, 99),
+        "submit_p50_ms": pct(submit_ms, 50), "submit_p95_ms": pct(submit_ms, 95), "submit_p99_ms": pct(submit_ms, 99),
+        "errors": len(errors), "error_samples": errors[:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--presets", default="collins")
+    parser.add_argument("--policy", default="all")
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/annotate_load")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    client_counts = [int(x) for x in args.clients.split(",")]
+
+    var_dir = tempfile.mkdtemp(prefix="annotate-load-")
+    env = {**os.environ, "DATABASE_URL": args.database, "CELERY_BROKER_URL": args.broker,
+           "CELERY_RESULT_BACKEND": args.broker, "VAR_DIR": var_dir, "DJANGO_SETTINGS_MODULE": "config.settings",
+           "PYTHONPATH": str(ROOT)}
+    results: dict[int, list[dict]] = {n: [] for n in client_counts}
+    for run in range(args.runs):
+        reset_database(args.database)
+        campaign, tokens = setup_campaign(env, args.items, args.presets, args.policy, max(client_counts))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
+             "--workers", str(args.workers), "--log-level", "warning"],
+            cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{args.port}"
+        try:
+            for _ in range(120):
+                try:
+                    requests.get(f"{base}/accounts/login/", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.5)
+            for n in client_counts:
+                results[n].append(run_once(base, campaign, tokens[:n], n, args.seconds, seed=run))
+                print(json.dumps({"run": run, **results[n][-1]}), file=sys.stderr)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    summary = []
+    for n, runs in results.items():
+        row = {"clients": n, "runs": len(runs)}
+        for key in ("cycles_per_s", "next_p50_ms", "next_p95_ms", "next_p99_ms", "submit_p50_ms", "submit_p95_ms",
+                    "submit_p99_ms"):
+            values = [r[key] for r in runs if r[key] is not None]
+            row[key] = round(statistics.median(values), 2) if values else None
+        row["errors"] = sum(r["errors"] for r in runs)
+        summary.append(row)
+    print(json.dumps({"benchmark": "annotate_load", "items": args.items, "presets": args.presets,
+                      "policy": args.policy, "workers": args.workers, "seconds": args.seconds,
+                      "results": summary}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
