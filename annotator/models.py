@@ -234,7 +234,11 @@ class Slot(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["target", "attribute"], name="slot_unique")]
-        indexes = [models.Index(fields=["campaign", "attribute", "n_done"])]
+        indexes = [
+            models.Index(fields=["campaign", "attribute", "n_done"]),
+            # The default next-task policy walks this in order and stops at the first open slot.
+            models.Index("campaign", models.F("n_done") + models.F("n_open"), "id", name="slot_fill_order"),
+        ]
 
 
 class Assignment(models.Model):

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from annotator.api.quality import ReviewQueueApi, ReviewSubmitApi
+
+urlpatterns = [
+    path("campaigns/<int:campaign_id>/review-queue", ReviewQueueApi.as_view(), name="api-review-queue"),
+    path("assignments/<int:assignment_id>/review", ReviewSubmitApi.as_view(), name="api-review-submit"),
+]

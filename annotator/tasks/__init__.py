@@ -3,4 +3,4 @@
 Celery's autodiscovery imports ``annotator.tasks``; each topic lives in its
 own module and is imported here so its tasks register.
 """
-from annotator.tasks import consolidation, exports, leases  # noqa: F401
+from annotator.tasks import consolidation, exports, leases, quality  # noqa: F401

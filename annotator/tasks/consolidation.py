@@ -1,2 +1,22 @@
-"""Celery tasks: consolidation."""
-from celery import shared_task  # noqa: F401
+"""Celery tasks: consolidation (thin: ids in, call the service; recomputing is idempotent)."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotator.models import Campaign
+from annotator.services.consolidation import campaign_consolidate, consolidated_recompute
+
+
+@shared_task(name="annotator.consolidate_target", acks_late=True)
+def consolidate_target(target_id: int, attribute_ids: list[int] | None = None) -> dict:
+    """Recompute one target's consolidated values (sent on commit by the submit API)."""
+    return consolidated_recompute(target_id=target_id, attribute_ids=attribute_ids)
+
+
+@shared_task(name="annotator.consolidate_campaign", acks_late=True)
+def consolidate_campaign(campaign_id: int) -> dict:
+    """Recompute a whole campaign (e.g. after changing its overlap or point radius)."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return {"campaign": campaign_id, "missing": True}
+    return {"campaign": campaign_id, **campaign_consolidate(campaign=campaign)}

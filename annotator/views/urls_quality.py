@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from annotator.views.quality import review_page
+
+urlpatterns = [
+    path("campaigns/<int:campaign_id>/review/", review_page, name="review"),
+]

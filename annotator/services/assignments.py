@@ -1,0 +1,257 @@
+"""Assignment life cycle after the choice of target: create, submit, draft, skip, expire.
+
+Locks are always taken in the same order (the assignment row, then its Slot
+rows by id) so that concurrent submits, skips and expiries on PostgreSQL wait
+for each other instead of deadlocking; next-task selection only ever uses
+SKIP LOCKED and so never waits on them. On SQLite every transaction is
+already serialized (``transaction_mode=IMMEDIATE``).
+"""
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.hooks import assignment_event
+from annotator.models import (
+    AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, Response, Slot, Target,
+    TargetType,
+)
+from annotator.selectors.assignments import (
+    assignment_attributes, assignment_get_own, assignment_image_ids, ranking_ratings, submission_result,
+    target_image_ids,
+)
+from annotator.services.reviews import quality_after_submit
+from annotator.validation import ValueContext, submission_validate
+
+DRAFT_MAX_BYTES = 256 * 1024
+EXPIRE_BATCH = 1000
+Status = Assignment.Status
+
+
+def _conflict(message: str, reason: str, field: str | None = None) -> ConflictError:
+    return ConflictError(message, field=field, rule=reason, reason=reason)
+
+
+def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, Slot]:
+    """Slot rows of one target, locked in id order (the global lock order), by attribute id."""
+    slots = (Slot.objects.select_for_update().filter(target_id=target_id, attribute_id__in=list(attribute_ids))
+             .order_by("id"))
+    return {slot.attribute_id: slot for slot in slots}
+
+
+def _display(*, target: Target) -> dict:
+    images = target_image_ids(target=target)
+    if target.type == TargetType.PAIR and random.random() < 0.5:
+        # Left/right are randomised per assignment so position bias averages out (Collins SxS).
+        images = images[::-1]
+    return {"images": images}
+
+
+def assignment_create(*, campaign: Campaign, annotator, target: Target, attributes: Sequence[Attribute],
+                      now: datetime | None = None, source: str = "api") -> Assignment:
+    """Issue a lease on ``attributes`` of ``target`` (callers hold the Slot rows locked).
+
+    Counts the lease in Slot.n_open and tells the hooks, inside the caller's
+    transaction. Shared by every issuing policy so the counters stay right.
+    """
+    now = now or timezone.now()
+    attributes = list(attributes)
+    assignment = Assignment.objects.create(
+        campaign=campaign, annotator=annotator, target=target,
+        lease_expires_at=now + timedelta(seconds=campaign.lease_seconds), display=_display(target=target),
+        is_gold=target.is_gold, estimated_cost_s=sum(attribute.prior_cost_s for attribute in attributes),
+        source=source,
+    )
+    AssignmentSlot.objects.bulk_create([
+        AssignmentSlot(assignment=assignment, attribute=attribute, target=target, annotator=annotator,
+                       position=position)
+        for position, attribute in enumerate(attributes)
+    ])
+    Slot.objects.filter(target=target, attribute__in=attributes).update(n_open=F("n_open") + 1)
+    assignment_event(event="issued", assignment=assignment)
+    return assignment
+
+
+def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None,
+                   limit: int = EXPIRE_BATCH) -> int:
+    """Expire issued assignments whose lease ran out; returns how many.
+
+    One indexed range query on (status, lease_expires_at) when nothing is due,
+    so the next-task request can afford to call it every time.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
+        if campaign is not None:
+            due = due.filter(campaign=campaign)
+        # SKIP LOCKED: an assignment being submitted right now is not expired under it.
+        expired = list(due.select_for_update(skip_locked=True).order_by("id")[:limit])
+        if not expired:
+            return 0
+        ids = [assignment.pk for assignment in expired]
+        released = Counter(AssignmentSlot.objects.filter(assignment_id__in=ids)
+                           .values_list("target_id", "attribute_id"))
+        slots = list(Slot.objects.select_for_update().filter(Exists(AssignmentSlot.objects.filter(
+            assignment_id__in=ids, target_id=OuterRef("target_id"), attribute_id=OuterRef("attribute_id"))))
+            .order_by("id"))
+        for slot in slots:
+            slot.n_open = max(slot.n_open - released[(slot.target_id, slot.attribute_id)], 0)
+        Slot.objects.bulk_update(slots, ["n_open"])
+        Assignment.objects.filter(pk__in=ids).update(status=Status.EXPIRED)
+        for assignment in expired:
+            assignment.status = Status.EXPIRED
+            assignment_event(event="expired", assignment=assignment)
+    return len(expired)
+
+
+def _refuse_closed(assignment: Assignment) -> None:
+    if assignment.status == Status.SUBMITTED:
+        raise _conflict("This assignment was already submitted.", "already_submitted")
+    if assignment.status in (Status.SKIPPED, Status.INVALIDATED, Status.CANCELLED):
+        raise _conflict(f"This assignment was {assignment.status}.", f"assignment_{assignment.status}")
+
+
+def _enqueue_consolidation(target_id: int, attribute_ids: list[int]) -> None:
+    # The consolidation task lands separately; until it exists there is nothing to send.
+    from annotator.tasks import consolidation
+
+    task = getattr(consolidation, "consolidate_target", None)
+    if task is not None:
+        task.delay(target_id, attribute_ids)
+
+
+def assignment_submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, responses: Any,
+                      active_ms: Any = None, now: datetime | None = None) -> tuple[dict, bool]:
+    """Validate and save a submission; ``(body, created)``.
+
+    The same ``submission_id`` again returns the first body with
+    ``created=False`` and saves nothing: the assignment row lock makes
+    concurrent repeats wait and then see the first one.
+    """
+    try:
+        return _submit(assignment_id=assignment_id, annotator=annotator, submission_id=submission_id,
+                       responses=responses, active_ms=active_ms, now=now or timezone.now())
+    except IntegrityError as exc:
+        # Only a submission id taken by another assignment in a race gets here.
+        raise _conflict("This submission id was used for another assignment.", "submission_id_reused",
+                        field="submission_id") from exc
+
+
+@transaction.atomic
+def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, responses: Any, active_ms: Any,
+            now: datetime) -> tuple[dict, bool]:
+    assignment = assignment_get_own(assignment_id=assignment_id, annotator=annotator, for_update=True)
+    if assignment.submission_id is not None:
+        if assignment.submission_id == submission_id:
+            return submission_result(assignment=assignment), False
+        raise _conflict("This assignment was already submitted.", "already_submitted")
+    _refuse_closed(assignment)
+    if Assignment.objects.filter(submission_id=submission_id).exists():
+        raise _conflict("This submission id was used for another assignment.", "submission_id_reused",
+                        field="submission_id")
+
+    requested = assignment_attributes(assignment=assignment)
+    image_ids = assignment_image_ids(assignment=assignment)
+    ratings: dict[int, int] = {}
+    for attribute in requested:
+        if attribute.kind == AttributeKind.RANKING:
+            ratings.update(ranking_ratings(annotator=annotator, ranking=attribute, image_ids=image_ids))
+    context = ValueContext(image_ids=tuple(image_ids), n_tokens=len(assignment.target.prompt.tokens or []),
+                           ratings=ratings)
+    known_keys = set(Attribute.objects.filter(campaign_id=assignment.campaign_id).values_list("key", flat=True))
+    valid = submission_validate(requested=requested, known_keys=known_keys, responses=responses,
+                                active_ms=active_ms, context=context)
+
+    slots = _slots_locked(target_id=assignment.target_id, attribute_ids=[a.pk for a in requested])
+    lease_counted = assignment.status == Status.ISSUED
+    if not lease_counted and not assignment.is_gold:
+        # An expired lease: welcome only where nobody has taken the place since.
+        overlap = assignment.campaign.overlap
+        for item in valid:
+            slot = slots.get(item.attribute.pk)
+            if slot is not None and slot.n_open + slot.n_done >= overlap:
+                raise _conflict("Your lease expired and the task went to someone else; take the next task.",
+                                "lease_reissued")
+
+    Response.objects.bulk_create([
+        Response(assignment=assignment, attribute=item.attribute, target_id=assignment.target_id,
+                 annotator=annotator, value=item.value, active_ms=item.active_ms)
+        for item in valid
+    ])
+    answered = {item.attribute.pk for item in valid}
+    for attribute_id, slot in slots.items():
+        if lease_counted:
+            slot.n_open = max(slot.n_open - 1, 0)
+        if attribute_id in answered:
+            slot.n_done += 1
+    Slot.objects.bulk_update(list(slots.values()), ["n_open", "n_done"])
+
+    assignment.status = Status.SUBMITTED
+    assignment.submitted_at = now
+    assignment.submission_id = submission_id
+    assignment.save(update_fields=["status", "submitted_at", "submission_id"])
+    assignment_event(event="submitted", assignment=assignment,
+                     active_ms={item.attribute.key: item.active_ms for item in valid})
+    quality_after_submit(assignment=assignment)  # gold score, agreement (services/reviews.py)
+    target_id, attribute_ids = assignment.target_id, sorted(answered)
+    transaction.on_commit(lambda: _enqueue_consolidation(target_id, attribute_ids))
+    return submission_result(assignment=assignment), True
+
+
+@transaction.atomic
+def assignment_draft_save(*, assignment_id: int, annotator, responses: Any, active_ms: Any,
+                          now: datetime | None = None) -> datetime:
+    """Keep the unsent answers with the assignment (not validated: a draft may be half done)."""
+    if not isinstance(responses, dict):
+        raise ApplicationError("responses is an object.", field="responses", rule="type")
+    if not isinstance(active_ms, dict):
+        raise ApplicationError("active_ms is an object.", field="active_ms", rule="type")
+    draft = {"responses": responses, "active_ms": active_ms}
+    size = len(json.dumps(draft, separators=(",", ":")).encode())
+    if size > DRAFT_MAX_BYTES:
+        raise ApplicationError(f"A draft holds at most {DRAFT_MAX_BYTES // 1024} KB ({size} bytes sent).",
+                               field="responses", rule="size")
+    assignment = assignment_get_own(assignment_id=assignment_id, annotator=annotator, for_update=True)
+    _refuse_closed(assignment)
+    assignment.draft = draft
+    assignment.draft_saved_at = now or timezone.now()
+    assignment.save(update_fields=["draft", "draft_saved_at"])
+    return assignment.draft_saved_at
+
+
+@transaction.atomic
+def assignment_skip(*, assignment_id: int, annotator, reason: str = "") -> Assignment:
+    """Give the task back: its places return to the queue and the skip is counted.
+
+    Skipping twice is harmless (the second changes nothing). An expired lease
+    was already released, so only its status changes.
+    """
+    assignment = assignment_get_own(assignment_id=assignment_id, annotator=annotator, for_update=True)
+    if assignment.status == Status.SKIPPED:
+        return assignment
+    _refuse_closed(assignment)
+    was_live = assignment.status == Status.ISSUED
+    assignment.status = Status.SKIPPED
+    assignment.skip_reason = (reason or "")[:300]
+    assignment.save(update_fields=["status", "skip_reason"])
+    if was_live:
+        slots = _slots_locked(target_id=assignment.target_id,
+                              attribute_ids=AssignmentSlot.objects.filter(assignment=assignment)
+                              .values_list("attribute_id", flat=True))
+        for slot in slots.values():
+            slot.n_open = max(slot.n_open - 1, 0)
+        Slot.objects.bulk_update(list(slots.values()), ["n_open"])
+        assignment_event(event="skipped", assignment=assignment, reason=assignment.skip_reason)
+    standing, _ = AnnotatorStanding.objects.get_or_create(campaign_id=assignment.campaign_id, annotator=annotator)
+    AnnotatorStanding.objects.filter(pk=standing.pk).update(n_skips=F("n_skips") + 1)
+    return assignment

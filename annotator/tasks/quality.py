@@ -1,0 +1,21 @@
+"""Celery tasks: quality control (thin: ids in, call a service, idempotent)."""
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="annotator.assignment_agreement_refresh")
+def assignment_agreement_refresh_task(target_ids: list[int]) -> int:
+    """Recompute the agreement with the consensus of the submitted assignments on these targets."""
+    from annotator.services.reviews import assignment_agreement_refresh
+
+    return assignment_agreement_refresh(target_ids=target_ids)
+
+
+@shared_task(name="annotator.campaign_agreement_refresh")
+def campaign_agreement_refresh_task(campaign_id: int) -> int:
+    from annotator.models import Campaign
+    from annotator.services.reviews import campaign_agreement_refresh
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    return campaign_agreement_refresh(campaign=campaign) if campaign else 0

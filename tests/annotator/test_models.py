@@ -1,0 +1,151 @@
+"""The domain model's invariants are enforced by the database, not only by the services."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotator.models import (AnnotatorStanding, Assignment, AssignmentSlot, Attribute, Campaign, Consolidated,
+                              GoldAnswer, Group, GroupImage, Image, Item, Pair, Prompt, Response, Slot, Target,
+                              image_upload_to)
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (Campaign, Prompt, Image, Item, Group, GroupImage, Pair, Target, Attribute, Slot, Assignment,
+          AssignmentSlot, Response, Consolidated, GoldAnswer, AnnotatorStanding)
+
+
+def counts() -> dict[str, int]:
+    return {m.__name__: m.objects.count() for m in MODELS}
+
+
+def refused(make) -> None:
+    """``make()`` violates a constraint and leaves every table as it was."""
+    before = counts()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make()
+    assert counts() == before
+
+
+@pytest.fixture
+def campaign():
+    return f.campaign_make(presets=["richhf", "sxs"])
+
+
+def test_campaign_defaults():
+    campaign = Campaign.objects.create(name="plain")
+    assert (campaign.overlap, campaign.point_radius_frac, campaign.policy, campaign.status) == (3, 0.05, "all", "active")
+    refused(lambda: Campaign.objects.create(name="plain"))
+
+
+def test_target_type_must_match_its_link(campaign):
+    item = f.item_make(campaign=campaign)
+    group = f.group_make(campaign=campaign)
+    pair = f.pair_make(campaign=campaign)
+    prompt = item.image.prompt
+    refused(lambda: Target.objects.create(campaign=campaign, type="item", prompt=prompt))
+    refused(lambda: Target.objects.create(campaign=campaign, type="group", prompt=prompt))
+    refused(lambda: Target.objects.create(campaign=campaign, type="pair", prompt=prompt))
+    refused(lambda: Target.objects.create(campaign=campaign, type="prompt", prompt=prompt, pair=pair))
+    refused(lambda: Target.objects.create(campaign=campaign, type="group", prompt=prompt, group=group, pair=pair))
+    refused(lambda: Target.objects.create(campaign=campaign, type="item", prompt=prompt, group=group))
+    refused(lambda: Target.objects.create(campaign=campaign, type="pair", prompt=prompt, item=item))
+    # The factories already made one well-formed target of each kind; a second one per link is refused too.
+    refused(lambda: Target.objects.create(campaign=campaign, type="item", prompt=prompt, item=item))
+    assert sorted(Target.objects.values_list("type", flat=True)) == ["group", "item", "pair"]
+
+
+def test_one_prompt_target_per_campaign_and_prompt(campaign):
+    prompt = f.prompt_make()
+    Target.objects.create(campaign=campaign, type="prompt", prompt=prompt)
+    refused(lambda: Target.objects.create(campaign=campaign, type="prompt", prompt=prompt))
+    other = f.campaign_make(presets=[])
+    Target.objects.create(campaign=other, type="prompt", prompt=prompt)
+    assert Target.objects.filter(type="prompt", prompt=prompt).count() == 2
+
+
+def test_pair_images_are_distinct_and_pairs_unique(campaign):
+    image_a, image_b = f.image_make(), f.image_make()
+    refused(lambda: Pair.objects.create(campaign=campaign, image_a=image_a, image_b=image_a))
+    Pair.objects.create(campaign=campaign, image_a=image_a, image_b=image_b)
+    refused(lambda: Pair.objects.create(campaign=campaign, image_a=image_a, image_b=image_b))
+
+
+def test_item_unique_per_campaign_image_and_external_id(campaign):
+    item = f.item_make(campaign=campaign, external_id="x1")
+    refused(lambda: Item.objects.create(campaign=campaign, image=item.image, external_id="x2"))
+    refused(lambda: Item.objects.create(campaign=campaign, image=f.image_make(), external_id="x1"))
+    other = f.campaign_make(presets=[])
+    Item.objects.create(campaign=other, image=item.image, external_id="x1")
+    assert Item.objects.filter(image=item.image).count() == 2
+
+
+def test_images_and_prompts_unique_by_hash():
+    image = f.image_make()
+    refused(lambda: Image.objects.create(file="images/x.png", width=1, height=1, sha256=image.sha256,
+                                         prompt=image.prompt))
+    refused(lambda: Prompt.objects.create(text="other text", text_sha256=image.prompt.text_sha256))
+    assert image_upload_to(Image(sha256="ab" + "0" * 62), "photo.JPG") == f"images/ab/ab{'0' * 62}.jpg"
+
+
+def test_group_names_and_members_unique(campaign):
+    group = f.group_make(campaign=campaign, n_images=4, name="g1")
+    refused(lambda: Group.objects.create(campaign=campaign, prompt=group.prompt, name="g1"))
+    member = group.members.first()
+    refused(lambda: GroupImage.objects.create(group=group, image=member.image, position=9))
+    assert list(group.members.values_list("position", flat=True)) == sorted(group.members.values_list("position", flat=True))
+
+
+def test_attribute_keys_and_slots_unique(campaign):
+    attribute = campaign.attributes.get(key="overall")
+    refused(lambda: Attribute.objects.create(campaign=campaign, key="overall", question="?", kind="likert"))
+    item = f.item_make(campaign=campaign)
+    refused(lambda: Slot.objects.create(campaign=campaign, target=item.target, attribute=attribute))
+
+
+def test_assignment_constraints(campaign):
+    annotator = f.user_make()
+    item = f.item_make(campaign=campaign)
+    attribute = campaign.attributes.get(key="overall")
+    expires = timezone.now() + timedelta(minutes=30)
+    submission = uuid.uuid4()
+    first = Assignment.objects.create(campaign=campaign, annotator=annotator, target=item.target,
+                                      lease_expires_at=expires, submission_id=submission)
+    AssignmentSlot.objects.create(assignment=first, attribute=attribute, target=item.target, annotator=annotator)
+    second = Assignment.objects.create(campaign=campaign, annotator=annotator, target=item.target,
+                                       lease_expires_at=expires)
+    # An annotator gets a (target, attribute) once, whatever the assignment.
+    refused(lambda: AssignmentSlot.objects.create(assignment=second, attribute=attribute, target=item.target,
+                                                  annotator=annotator))
+    # A client submission id is accepted once.
+    refused(lambda: Assignment.objects.create(campaign=campaign, annotator=annotator, target=item.target,
+                                              lease_expires_at=expires, submission_id=submission))
+    Response.objects.create(assignment=first, attribute=attribute, target=item.target, annotator=annotator,
+                            value={"value": 3})
+    refused(lambda: Response.objects.create(assignment=first, attribute=attribute, target=item.target,
+                                            annotator=annotator, value={"value": 4}))
+
+
+def test_one_consolidated_gold_and_standing_per_key(campaign):
+    annotator = f.user_make()
+    item = f.item_make(campaign=campaign)
+    attribute = campaign.attributes.get(key="overall")
+    Consolidated.objects.create(campaign=campaign, target=item.target, attribute=attribute, value={"mean": 0.5})
+    refused(lambda: Consolidated.objects.create(campaign=campaign, target=item.target, attribute=attribute,
+                                                value={"mean": 0.7}))
+    GoldAnswer.objects.create(target=item.target, attribute=attribute, value={"value": 5})
+    refused(lambda: GoldAnswer.objects.create(target=item.target, attribute=attribute, value={"value": 1}))
+    AnnotatorStanding.objects.create(campaign=campaign, annotator=annotator)
+    refused(lambda: AnnotatorStanding.objects.create(campaign=campaign, annotator=annotator))
+
+
+def test_deleting_a_campaign_keeps_shared_images(campaign):
+    item = f.item_make(campaign=campaign)
+    other = f.campaign_make(presets=[])
+    f.item_make(campaign=other, image=item.image)
+    campaign.delete()
+    assert (Image.objects.count(), Item.objects.count(), Target.objects.filter(campaign=other).count()) == (1, 1, 1)
