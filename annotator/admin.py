@@ -26,6 +26,7 @@ from annotator.models import (Assignment, Attribute, Campaign, Group, GroupImage
                               Response, Slot, Target, TargetType)
 from annotator.presets import PRESETS, preset_names
 from annotator.services.campaigns import preset_apply
+from annotator.services.exports import export_job_create
 
 admin.site.site_header = "Fine-grained feedback: administration"
 admin.site.site_title = "Feedback admin"
@@ -77,6 +78,12 @@ def _preset_action(preset: str):
                         permissions=["change"])(apply)
 
 
+@admin.action(description="Export dataset (all formats, in the background)", permissions=["change"])
+def export_dataset(modeladmin: admin.ModelAdmin, request, queryset) -> None:
+    jobs = [export_job_create(campaign=campaign, requested_by=request.user) for campaign in queryset]
+    modeladmin.message_user(request, f"{len(jobs)} export(s) queued; follow them under Export jobs.")
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "policy", "overlap", "n_items", "n_attributes", "created_at")
@@ -84,7 +91,7 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("counts", "created_at")
     inlines = [AttributeInline]
-    actions = [_preset_action(name) for name in preset_names()]
+    actions = [_preset_action(name) for name in preset_names()] + [export_dataset]
     fieldsets = (
         (None, {"fields": ("name", "status", "instructions", "counts")}),
         ("Collection", {"fields": ("overlap", "point_radius_frac", "policy", "lease_seconds", "task_time_limit_s")}),

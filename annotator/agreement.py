@@ -68,24 +68,19 @@ def unanimous_share(value_counts: np.ndarray) -> float | None:
 
 
 def pairwise_iou(masks: np.ndarray) -> np.ndarray:
-    """IoU of every pair of masks, upper triangle in ``combinations`` order.
+    """IoU of every pair of masks, in ``combinations`` order.
 
     ``masks`` is (annotators, pixels) boolean. Two empty masks have no IoU
     (0/0): those entries are NaN and the caller decides what they mean.
-    One matrix product gives all intersections at once.
     """
     flat = np.asarray(masks, dtype=bool).reshape(len(masks), -1)
-    n = len(flat)
-    if n < 2:
-        return np.empty(0)
-    as_float = flat.astype(np.float32)
-    inter = as_float @ as_float.T
-    sizes = np.diag(inter)
-    union = sizes[:, None] + sizes[None, :] - inter
-    rows, cols = np.triu_indices(n, k=1)
-    # float32 counts are exact up to 2**24 pixels; divide in float64.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return inter[rows, cols].astype(np.float64) / union[rows, cols].astype(np.float64)
+    sizes = [np.count_nonzero(m) for m in flat]
+    out = np.empty(len(flat) * (len(flat) - 1) // 2)
+    for k, (i, j) in enumerate(combinations(range(len(flat)), 2)):
+        inter = np.count_nonzero(flat[i] & flat[j]) if sizes[i] and sizes[j] else 0
+        union = sizes[i] + sizes[j] - inter
+        out[k] = inter / union if union else np.nan
+    return out
 
 
 def iou(mask_a: np.ndarray, mask_b: np.ndarray, *, empty: float = 1.0) -> float:

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # before pyplot: no display on servers and workers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 110
 LABEL_COLOURS = {"artifact": (0.86, 0.16, 0.16), "misalignment": (0.16, 0.35, 0.88)}
@@ -104,6 +105,7 @@ def sxs_tallies_png(tallies: Sequence[Mapping[str, Any]]) -> bytes:
         ax.set_xlabel("answer (sides as shown to the annotator)")
         ax.set_ylabel("answers")
         ax.set_ylim(0, values.max() * 1.18)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title, fontsize=11.5)
@@ -111,17 +113,24 @@ def sxs_tallies_png(tallies: Sequence[Mapping[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def heatmap_overlay_png(heat: np.ndarray, label: str, max_alpha: float = 0.75) -> bytes:
-    """A consolidated heatmap as an RGBA PNG to lay over the image: the label's colour, alpha = heat."""
+HEAT_COLOURMAPS = {"artifact": "YlOrRd", "misalignment": "YlGnBu"}
+
+
+def heatmap_overlay_png(heat: np.ndarray, label: str) -> bytes:
+    """A consolidated heatmap as an RGBA PNG to lay over its image.
+
+    Colour from a sequential colour map per label (yellow where few annotators
+    marked, dark red / dark blue where all did), so the heat stays readable on
+    any image colour; transparent where nobody marked, more opaque with heat.
+    """
     from PIL import Image as PILImage
 
     heat = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
-    r, g, b = LABEL_COLOURS.get(label, (0.95, 0.6, 0.1))
-    rgba = np.empty(heat.shape + (4,), dtype=np.uint8)
-    rgba[..., 0], rgba[..., 1], rgba[..., 2] = int(r * 255), int(g * 255), int(b * 255)
-    rgba[..., 3] = np.round(heat * max_alpha * 255).astype(np.uint8)
+    cmap = matplotlib.colormaps[HEAT_COLOURMAPS.get(label, "YlOrBr")]
+    rgba = cmap(0.3 + 0.7 * heat)  # skip the near-white start of the map
+    rgba[..., 3] = np.where(heat > 0, 0.35 + 0.45 * heat, 0.0)
     buffer = io.BytesIO()
-    PILImage.fromarray(rgba).save(buffer, format="PNG", compress_level=1)
+    PILImage.fromarray(np.round(rgba * 255).astype(np.uint8)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -6,6 +6,8 @@ per-item agreement measure (Fig. 4), kept on the raw scale.
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,22 +30,23 @@ class LikertConsolidator:
 
     def consolidate(self, answers: Sequence[Answer], spec: Spec) -> Result:
         points = _points(spec)
-        k = _scores(answers)
+        # Plain floats: a handful of scores per target, where numpy's per-call cost would dominate.
+        k = [float(a["value"]) for a in answers if not is_skipped(a) and a.get("value") is not None]
         n_skipped = len(answers) - len(k)
-        if len(k) == 0:
+        if not k:
             return Result(value={"value": None, "mean": None, "std": None, "spread": None, "counts": {}},
                           score=None, agreement=None, n_responses=len(answers), n_skipped=n_skipped)
-        normalised = float(np.mean((k - 1) / (points - 1)))
-        spread = float(k.max() - k.min())
-        values, counts = np.unique(k.astype(int), return_counts=True)
+        mean = math.fsum(k) / len(k)
+        normalised = (mean - 1) / (points - 1)
+        spread = max(k) - min(k)
         return Result(
             value={
                 "value": normalised,
-                "mean": float(k.mean()),
+                "mean": mean,
                 # Population std (ddof=0): one annotator gives 0, not NaN.
-                "std": float(k.std()),
+                "std": math.sqrt(math.fsum((x - mean) ** 2 for x in k) / len(k)),
                 "spread": spread,
-                "counts": {str(v): int(c) for v, c in zip(values, counts)},
+                "counts": {str(v): c for v, c in sorted(Counter(int(x) for x in k).items())},
             },
             score=normalised,
             # RichHF standardises the max-min difference to [0, 1]; agreement is its complement.

@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -49,35 +50,106 @@ def labels_of(spec: Spec, answers: Sequence[Answer]) -> list[str]:
     return seen or [DEFAULT_LABEL]
 
 
-def disk_mask(points: Sequence[tuple[float, float]], shape: tuple[int, int], radius: float) -> np.ndarray:
-    """Union of disks around normalised (x, y) points on a (height, width) grid.
+def _disk_box(cx: float, cy: float, radius: float, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Inclusive (i0, i1, j0, j1) of the pixels a disk may cover, one pixel wider than needed.
+
+    Pixel centres j + 0.5 within the radius have j in [cx - r - 0.5, cx + r - 0.5]; the box
+    is widened so that rounding can never leave out a pixel the exact test below keeps.
+    """
+    h, w = shape
+    j0, j1 = max(0, math.floor(cx - radius - 0.5)), min(w - 1, math.ceil(cx + radius - 0.5))
+    i0, i1 = max(0, math.floor(cy - radius - 0.5)), min(h - 1, math.ceil(cy + radius - 0.5))
+    return None if j0 > j1 or i0 > i1 else (i0, i1, j0, j1)
+
+
+def _draw(mask: np.ndarray, centres: Sequence[tuple[float, float]], radius: float, shape: tuple[int, int],
+          origin: tuple[int, int] = (0, 0)) -> None:
+    """Set the pixels of ``mask`` (a window of the grid starting at ``origin``) inside any disk.
 
     The loop is over points; each disk is drawn by broadcasting over its
     bounding box only, so the work is proportional to the disk area.
     """
-    h, w = shape
-    mask = np.zeros((h, w), dtype=bool)
+    oi, oj = origin
     r2 = radius * radius
-    for x, y in points:
-        cx, cy = x * w, y * h
-        # Pixel centres j + 0.5 within the radius: j in [cx - r - 0.5, cx + r - 0.5].
-        j0, j1 = max(0, math.ceil(cx - radius - 0.5)), min(w - 1, math.floor(cx + radius - 0.5))
-        i0, i1 = max(0, math.ceil(cy - radius - 0.5)), min(h - 1, math.floor(cy + radius - 0.5))
-        if j0 > j1 or i0 > i1:
+    for cx, cy in centres:
+        box = _disk_box(cx, cy, radius, shape)
+        if box is None:
             continue
+        i0, i1, j0, j1 = box
         dx2 = (np.arange(j0, j1 + 1) + 0.5 - cx) ** 2
         dy2 = (np.arange(i0, i1 + 1) + 0.5 - cy) ** 2
-        mask[i0:i1 + 1, j0:j1 + 1] |= dy2[:, None] + dx2[None, :] <= r2
+        mask[i0 - oi:i1 + 1 - oi, j0 - oj:j1 + 1 - oj] |= dy2[:, None] + dx2[None, :] <= r2
+
+
+def disk_mask(points: Sequence[tuple[float, float]], shape: tuple[int, int], radius: float) -> np.ndarray:
+    """Union of disks around normalised (x, y) points on a (height, width) grid."""
+    h, w = shape
+    mask = np.zeros((h, w), dtype=bool)
+    _draw(mask, [(x * w, y * h) for x, y in points], radius, shape)
     return mask
 
 
+@dataclass
+class LabelMaps:
+    """One label's annotator masks, cropped to the box holding every disk (all zero outside it).
+
+    Most of a heatmap is empty: counting, IoU and quantising inside the box
+    keeps the work proportional to the marked area, not the image.
+    """
+
+    shape: tuple[int, int]
+    box: tuple[int, int, int, int] | None   # inclusive (i0, i1, j0, j1); None when nobody marked
+    masks: np.ndarray                        # (annotators, box height, box width) bool
+    marked: list[bool]                       # per annotator: placed at least one point
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        """Per pixel of the box, how many annotators' disks cover it."""
+        return self.masks.sum(axis=0, dtype=np.uint16)
+
+    def full(self, window: np.ndarray, dtype) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=dtype)
+        if self.box is not None:
+            i0, i1, j0, j1 = self.box
+            out[i0:i1 + 1, j0:j1 + 1] = window
+        return out
+
+
+def label_maps(centres: Sequence[Sequence[tuple[float, float]]], radius: float, shape: tuple[int, int]) -> LabelMaps:
+    """Masks of each annotator's disks (pixel-coordinate centres per annotator) inside their common box."""
+    boxes = [b for per_annotator in centres for cx, cy in per_annotator
+             if (b := _disk_box(cx, cy, radius, shape)) is not None]
+    marked = [bool(c) for c in centres]
+    if not boxes:
+        return LabelMaps(shape, None, np.zeros((len(centres), 0, 0), dtype=bool), marked)
+    i0, j0 = min(b[0] for b in boxes), min(b[2] for b in boxes)
+    i1, j1 = max(b[1] for b in boxes), max(b[3] for b in boxes)
+    masks = np.zeros((len(centres), i1 - i0 + 1, j1 - j0 + 1), dtype=bool)
+    for mask, per_annotator in zip(masks, centres):
+        _draw(mask, per_annotator, radius, shape, origin=(i0, j0))
+    return LabelMaps(shape, (i0, i1, j0, j1), masks, marked)
+
+
 def answer_masks(answer: Answer, labels: Sequence[str], shape: tuple[int, int], radius: float) -> dict[str, np.ndarray]:
-    by_label: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}
-    for point in answer.get("points") or []:
-        label = point.get("label") or labels[0]
-        if label in by_label:
-            by_label[label].append((float(point["x"]), float(point["y"])))
-    return {label: disk_mask(pts, shape, radius) for label, pts in by_label.items()}
+    """One answer's full-size mask per label."""
+    masks = {}
+    for label, (centres,) in _centres([answer], labels, shape).items():
+        masks[label] = np.zeros(shape, dtype=bool)
+        _draw(masks[label], centres, radius, shape)
+    return masks
+
+
+def _centres(answers: Sequence[Answer], labels: Sequence[str],
+             shape: tuple[int, int]) -> dict[str, list[list[tuple[float, float]]]]:
+    """Per label, per answer, the points in pixel coordinates of the grid."""
+    h, w = shape
+    out: dict[str, list[list[tuple[float, float]]]] = {label: [[] for _ in answers] for label in labels}
+    for k, answer in enumerate(answers):
+        for point in answer.get("points") or []:
+            label = point.get("label") or labels[0]
+            if label in out:
+                out[label][k].append((float(point["x"]) * w, float(point["y"]) * h))
+    return out
 
 
 def _require_size(spec: Spec) -> None:
@@ -85,48 +157,61 @@ def _require_size(spec: Spec) -> None:
         raise ValueError("points need the image size (Spec.width, Spec.height)")
 
 
+def quantise_counts(counts: np.ndarray, n: int) -> np.ndarray:
+    """``round(heat * 255)`` of heat = counts / n, through a table of the n + 1 possible values.
+
+    The table holds exactly the floats ``k / n`` a mean of n masks gives, so
+    the bytes equal ``heatmap_to_png(counts / n)``'s.
+    """
+    table = np.rint(np.clip(np.arange(n + 1) / n, 0.0, 1.0) * 255).astype(np.uint8)
+    return table[counts]
+
+
 class PointsConsolidator:
     kind = "points"
 
-    def masks(self, answers: Sequence[Answer], spec: Spec) -> tuple[list[str], dict[str, np.ndarray]]:
-        """Per label, the (annotators x h x w) stack of the answered (not skipped) annotators' masks."""
+    def label_maps(self, answers: Sequence[Answer], spec: Spec) -> tuple[int, dict[str, LabelMaps]]:
+        """(answered annotators, per label their cropped disk masks); skipped answers left out."""
         _require_size(spec)
         w, h = grid_size(spec.width, spec.height, spec.max_side)
-        radius = radius_px(spec)
         answered = [a for a in answers if not is_skipped(a)]
         labels = labels_of(spec, answered)
-        per_answer = [answer_masks(a, labels, (h, w), radius) for a in answered]
-        stacks = {label: (np.stack([m[label] for m in per_answer]) if per_answer
-                          else np.zeros((0, h, w), dtype=bool)) for label in labels}
-        return labels, stacks
+        radius = radius_px(spec)
+        return len(answered), {label: label_maps(centres, radius, (h, w))
+                               for label, centres in _centres(answered, labels, (h, w)).items()}
 
     def consolidate(self, answers: Sequence[Answer], spec: Spec) -> Result:
-        labels, stacks = self.masks(answers, spec)
+        result, maps = self.consolidate_maps(answers, spec)
+        n = result.value["n_annotators"]
+        result.heatmaps = {label: m.full(m.counts / n if n else 0.0, np.float64)
+                           for label, m in maps.items()}
+        return result
+
+    def consolidate_maps(self, answers: Sequence[Answer], spec: Spec) -> tuple[Result, dict[str, LabelMaps]]:
+        """The consolidated value without the full-size maps, and the cropped masks they come from."""
+        n, maps = self.label_maps(answers, spec)
         w, h = grid_size(spec.width, spec.height, spec.max_side)
-        answered = [a for a in answers if not is_skipped(a)]
-        n = len(answered)
-        marked_any = [bool(a.get("points")) for a in answered]
         value_labels: dict[str, Any] = {}
-        heatmaps: dict[str, np.ndarray] = {}
         ious = []
-        for label in labels:
-            stack = stacks[label]
-            heat = stack.mean(axis=0) if n else np.zeros((h, w))
-            heatmaps[label] = heat
-            n_marked = int(stack.reshape(n, -1).any(axis=1).sum()) if n else 0
-            pair_ious = agreement.pairwise_iou(stack.reshape(n, -1)) if n >= 2 else np.empty(0)
+        marked_any = [False] * n
+        for label, m in maps.items():
+            marked_any = [a or b for a, b in zip(marked_any, m.marked)]
+            n_marked = sum(m.marked)
+            flat = m.masks.reshape(n, -1)
+            pair_ious = agreement.pairwise_iou(flat).tolist() if n >= 2 else []
             # Two annotators who both marked nothing agree perfectly (identical empty masks);
             # ``iou_marked`` leaves those pairs out, for the regions people did mark.
-            label_iou = float(np.nan_to_num(pair_ious, nan=1.0).mean()) if len(pair_ious) else None
-            marked_pairs = pair_ious[~np.isnan(pair_ious)]
+            label_iou = sum(1.0 if math.isnan(v) else v for v in pair_ious) / len(pair_ious) if pair_ious else None
+            marked_pairs = [v for v in pair_ious if not math.isnan(v)]
             ious.append(label_iou)
+            top = int(m.counts.max()) if n and m.masks.size else 0
             value_labels[label] = {
                 "path": None,
                 "share": n_marked / n if n else None,
                 "n_marked": n_marked,
-                "max": float(heat.max()),
+                "max": top / n if n else 0.0,
                 "iou": label_iou,
-                "iou_marked": float(marked_pairs.mean()) if len(marked_pairs) else None,
+                "iou_marked": sum(marked_pairs) / len(marked_pairs) if marked_pairs else None,
                 "n_pairs": int(len(pair_ious)),
             }
         return Result(
@@ -137,8 +222,7 @@ class PointsConsolidator:
             agreement=mean_or_none(ious),
             n_responses=len(answers),
             n_skipped=len(answers) - n,
-            heatmaps=heatmaps,
-        )
+        ), maps
 
     def reference(self, result: Result, spec: Spec) -> dict[str, np.ndarray] | None:
         if result.n_responses == result.n_skipped:
@@ -185,16 +269,21 @@ class PointsConsolidator:
         }
 
 
-def heatmap_to_png(heat: np.ndarray, *, compress_level: int = 1) -> bytes:
-    """8-bit greyscale PNG of a [0, 1] heatmap (png = round(heat * 255)).
+def png_encode(quantised: np.ndarray, *, compress_level: int = 1) -> bytes:
+    """An 8-bit greyscale PNG of a uint8 array.
 
     Level 1 zlib: heatmaps are mostly zeros and compress well even at the
     fastest level, and encoding dominates a campaign's consolidation time.
     """
-    quantised = np.rint(np.clip(heat, 0.0, 1.0) * 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(quantised).save(buffer, format="PNG", compress_level=compress_level)
+    Image.fromarray(np.ascontiguousarray(quantised, dtype=np.uint8)).save(
+        buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def heatmap_to_png(heat: np.ndarray, *, compress_level: int = 1) -> bytes:
+    """8-bit greyscale PNG of a [0, 1] heatmap (png = round(heat * 255))."""
+    return png_encode(np.rint(np.clip(heat, 0.0, 1.0) * 255).astype(np.uint8), compress_level=compress_level)
 
 
 def heatmap_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
@@ -206,11 +295,12 @@ def heatmap_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write a file so that readers see the old or the new content, never half of one."""
-    directory = os.path.dirname(os.fspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Writers of one path are serialised by the target lock; the pid keeps processes apart.
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -222,15 +312,17 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 def points_job(answers: Sequence[Answer], spec: Spec, paths: dict[str, str], root: str) -> Result:
     """Consolidate one (target, points attribute) and write its PNGs under ``root``.
 
-    Runs in a worker process during a campaign-wide recompute: only the
-    small JSON result travels back, never the maps.
+    Quantises the cropped annotator counts straight to bytes, never building
+    float maps; in a campaign-wide recompute this runs in a worker process
+    and only the small JSON result travels back.
     """
-    result = PointsConsolidator().consolidate(answers, spec)
-    for label, heat in result.heatmaps.items():
+    result, maps = PointsConsolidator().consolidate_maps(answers, spec)
+    n = result.value["n_annotators"]
+    for label, m in maps.items():
+        window = quantise_counts(m.counts, n) if n and m.box is not None else 0
         rel = paths[label]
-        write_atomic(os.path.join(root, rel), heatmap_to_png(heat))
+        write_atomic(os.path.join(root, rel), png_encode(m.full(window, np.uint8)))
         result.value["heatmaps"][label]["path"] = rel
-    result.heatmaps = {}
     return result
 
 

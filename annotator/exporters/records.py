@@ -11,8 +11,6 @@ images), so time grows linearly with the campaign and memory stays at one chunk.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -21,19 +19,19 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
-
 from annotator.exporters.base import ExportContext, chunked
 from annotator.exporters.flatten import entry_make, ranking_public, sxs_public
+from annotator.services.quality import pseudonym_make
 from annotator.models import (
-    Attribute, Consolidated, GroupImage, Image, Item, Pair, Response, Target, TargetType,
+    AnnotatorStanding, Attribute, Consolidated, GroupImage, Image, Item, Pair, Response, Target, TargetType,
 )
 
 
-def annotator_pseudonym(*, campaign_id: int, user_id: int) -> str:
-    """Stable per campaign, different across campaigns, not reversible without SECRET_KEY."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"{campaign_id}:{user_id}".encode(), hashlib.sha256)
-    return "ann-" + digest.hexdigest()[:16]
+def annotator_pseudonyms(*, campaign_id: int) -> dict[int, str]:
+    """annotator id -> the pseudonym the dashboard shows (the standing's, else ``pseudonym_make``'s)."""
+    return {user_id: pseudonym or pseudonym_make(campaign_id=campaign_id, annotator_id=user_id)
+            for user_id, pseudonym in AnnotatorStanding.objects.filter(campaign_id=campaign_id)
+            .values_list("annotator_id", "pseudonym")}
 
 
 def attribute_descriptions(*, campaign_id: int) -> list[dict[str, Any]]:
@@ -228,7 +226,8 @@ def response_records(ctx: ExportContext, *, campaign_id: int) -> Iterator[list[d
                               "target__type", "target__item__external_id", "target__group__name",
                               "target__pair__image_a_id", "target__pair__image_b_id", "target__prompt__text",
                               "value", "active_ms", "valid", "created_at"))
-    pseudonyms: dict[int, str] = {}
+    # One entry per annotator, not per response: small whatever the campaign's size.
+    pseudonyms = annotator_pseudonyms(campaign_id=campaign_id)
     for chunk in chunked(responses.iterator(chunk_size=ctx.chunk_size), ctx.chunk_size):
         image_ids = set()
         for row in chunk:
@@ -239,7 +238,7 @@ def response_records(ctx: ExportContext, *, campaign_id: int) -> Iterator[list[d
         for (pk, assignment_id, source, user_id, attribute_id, type_, external_id, group, image_a, image_b, text,
              value, active_ms, valid, created_at) in chunk:
             if user_id not in pseudonyms:
-                pseudonyms[user_id] = annotator_pseudonym(campaign_id=campaign_id, user_id=user_id)
+                pseudonyms[user_id] = pseudonym_make(campaign_id=campaign_id, annotator_id=user_id)
             target: dict[str, Any] = {
                 TargetType.ITEM: lambda: {"item": external_id},
                 TargetType.GROUP: lambda: {"group": group},

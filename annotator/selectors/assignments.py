@@ -9,7 +9,7 @@ from django.utils import timezone
 from annotator.errors import ApplicationError
 from annotator.markdown import markdown_render
 from annotator.models import (
-    Assignment, Attribute, AttributeKind, GroupImage, Image, Item, Pair, Response, Target, TargetType,
+    Assignment, Attribute, AttributeKind, GroupImage, Image, Pair, Response, Target, TargetType,
 )
 
 
@@ -35,7 +35,7 @@ def assignment_live_get(*, campaign, annotator, now=None) -> Assignment | None:
 def target_image_ids(*, target: Target) -> list[int]:
     """The target's images in their natural order (group positions, pair A then B)."""
     if target.type == TargetType.ITEM:
-        return list(Item.objects.filter(pk=target.item_id).values_list("image_id", flat=True))
+        return [target.item.image_id]
     if target.type == TargetType.GROUP:
         return list(GroupImage.objects.filter(group_id=target.group_id).order_by("position", "id")
                     .values_list("image_id", flat=True))

@@ -151,7 +151,7 @@ def agreement_table(*, campaign: Campaign, stamp: str | None = None) -> list[dic
 def _active_medians(campaign: Campaign) -> dict[int, float]:
     """Median active seconds per annotator, from a per-(annotator, bucket) histogram counted in SQL."""
     buckets = (Response.objects.filter(attribute__campaign=campaign, valid=True, active_ms__isnull=False)
-               .annotate(bucket=Cast(F("active_ms") / ACTIVE_BUCKET_MS, IntegerField()))
+               .annotate(bucket=Cast((F("active_ms") + ACTIVE_BUCKET_MS // 2) / ACTIVE_BUCKET_MS, IntegerField()))
                .values_list("annotator_id", "bucket").annotate(n=Count("id")).order_by("annotator_id", "bucket"))
     histograms: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for annotator_id, bucket, n in buckets:
@@ -163,7 +163,7 @@ def _active_medians(campaign: Campaign) -> dict[int, float]:
         for bucket, n in histogram:
             seen += n
             if 2 * seen >= total:
-                medians[annotator_id] = (bucket + 0.5) * ACTIVE_BUCKET_MS / 1000.0
+                medians[annotator_id] = bucket * ACTIVE_BUCKET_MS / 1000.0
                 break
     return medians
 

@@ -1,10 +1,9 @@
 """Assignment life cycle after the choice of target: create, submit, draft, skip, expire.
 
-Locks are always taken in the same order (the assignment row, then its Slot
-rows by id) so that concurrent submits, skips and expiries on PostgreSQL wait
-for each other instead of deadlocking; next-task selection only ever uses
-SKIP LOCKED and so never waits on them. On SQLite every transaction is
-already serialized (``transaction_mode=IMMEDIATE``).
+Locks are always taken in one order: annotator row, Target row (issuing only),
+Assignment row, then Slot rows by id. So concurrent issues, submits, skips and
+expiries on PostgreSQL wait for each other instead of deadlocking. On SQLite
+every write transaction is already serialized (``transaction_mode=IMMEDIATE``).
 """
 from __future__ import annotations
 
@@ -59,10 +58,11 @@ def _display(*, target: Target) -> dict:
 
 def assignment_create(*, campaign: Campaign, annotator, target: Target, attributes: Sequence[Attribute],
                       now: datetime | None = None, source: str = "api") -> Assignment:
-    """Issue a lease on ``attributes`` of ``target`` (callers hold the Slot rows locked).
+    """Issue a lease on ``attributes`` of ``target``; shared by every issuing policy.
 
-    Counts the lease in Slot.n_open and tells the hooks, inside the caller's
-    transaction. Shared by every issuing policy so the counters stay right.
+    Callers hold the Target row lock and have checked the room under the
+    overlap on Slot rows they locked in id order (see next_task). Counts the
+    lease in Slot.n_open and tells the hooks, inside the caller's transaction.
     """
     now = now or timezone.now()
     attributes = list(attributes)
@@ -90,10 +90,13 @@ def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = No
     so the next-task request can afford to call it every time.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
-        if campaign is not None:
-            due = due.filter(campaign=campaign)
+    due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
+    if campaign is not None:
+        due = due.filter(campaign=campaign)
+    # The usual case, checked without opening a write transaction (SQLite would take its lock).
+    if not due.exists():
+        return 0
+    with transaction.atomic(savepoint=False):
         # SKIP LOCKED: an assignment being submitted right now is not expired under it.
         expired = list(due.select_for_update(skip_locked=True).order_by("id")[:limit])
         if not expired:

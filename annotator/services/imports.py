@@ -36,6 +36,7 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import threading
@@ -60,6 +61,7 @@ GROUP_MIN, GROUP_MAX = 4, 9
 SPLITS = ("train", "heldout")
 MANIFEST_FIELDS = ("prompt", "image", "group", "generator", "seed", "external_id", "meta", "split")
 _BATCH = 500
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -255,10 +257,14 @@ class _FileStage:
             raise ApplicationError(f"{record.image}: no such file ({exc.strerror or 'not a file'}).",
                                    field="image", rule="missing_file") from exc
 
-    def discard(self, keep: set[str]) -> None:
-        """Delete files this run wrote for images that did not become rows."""
-        for sha, name in self.created.items():
-            if sha not in keep:
+    def discard_unreferenced(self) -> None:
+        """Delete the files this run wrote that no Image row names (refused, rolled back, duplicates)."""
+        names = list(self.created.values())
+        referenced: set[str] = set()
+        for chunk in _chunks(names):
+            referenced.update(Image.objects.filter(file__in=chunk).values_list("file", flat=True))
+        for name in names:
+            if name not in referenced:
                 self.storage.delete(name)
 
 
@@ -299,8 +305,8 @@ def _prompts_ensure(texts: Iterable[str]) -> dict[str, Prompt]:
     return {by_sha[sha]: prompt for sha, prompt in found.items()}
 
 
-def _write_rows(*, campaign: Campaign, checked: list[_Checked], report: ImportReport, strict: bool) -> set[str]:
-    """Phase 2, inside the caller's transaction. Returns the sha256 of the images newly created."""
+def _write_rows(*, campaign: Campaign, checked: list[_Checked], report: ImportReport, strict: bool) -> None:
+    """Phase 2, inside the caller's transaction: decide line by line, then write every row in bulk."""
     valid = [c for c in checked if c.refusal is None]
     shas = list(dict.fromkeys(c.image.sha256 for c in valid))
     # sha256 -> (image id, prompt id, prompt text sha256) of images already in the database.
@@ -373,14 +379,15 @@ def _write_rows(*, campaign: Campaign, checked: list[_Checked], report: ImportRe
     targets += [Target(campaign=campaign, type=TargetType.GROUP, group=g, prompt_id=g.prompt_id) for g in groups]
     pairs = _pairs_create(campaign=campaign, touched_prompts=touched_prompts)
     targets += [Target(campaign=campaign, type=TargetType.PAIR, pair=p, prompt_id=prompt_id) for p, prompt_id in pairs]
-    with_target = set(Target.objects.filter(campaign=campaign, type=TargetType.PROMPT, prompt_id__in=touched_prompts)
-                      .values_list("prompt_id", flat=True))
+    with_target: set[int] = set()
+    for chunk in _chunks(touched_prompts):
+        with_target.update(Target.objects.filter(campaign=campaign, type=TargetType.PROMPT, prompt_id__in=chunk)
+                           .values_list("prompt_id", flat=True))
     targets += [Target(campaign=campaign, type=TargetType.PROMPT, prompt_id=pid)
                 for pid in touched_prompts if pid not in with_target]
     Target.objects.bulk_create(targets, batch_size=_BATCH)
     _slots_insert(campaign=campaign, target_ids=[t.pk for t in targets])
     report.groups, report.pairs, report.targets = len(groups), len(pairs), len(targets)
-    return set(new_images)
 
 
 def _check_named_groups(*, campaign: Campaign, accepted: list[tuple[_Checked, str]],
@@ -452,11 +459,12 @@ def _groups_create(*, campaign: Campaign, named: dict[str, list[int]], prompt_of
 
     # Everything else: images of a touched prompt in no group of this campaign, oldest first.
     ungrouped: dict[int, list[int]] = defaultdict(list)
-    rows = (Item.objects.filter(campaign=campaign, image__prompt_id__in=touched_prompts)
-            .exclude(image__groups__campaign=campaign).order_by("id").values_list("image_id", "image__prompt_id"))
-    for image_id, prompt_id in rows:
-        if image_id not in grouped_now:
-            ungrouped[prompt_id].append(image_id)
+    for chunk in _chunks(touched_prompts):
+        rows = (Item.objects.filter(campaign=campaign, image__prompt_id__in=chunk)
+                .exclude(image__groups__campaign=campaign).order_by("id").values_list("image_id", "image__prompt_id"))
+        for image_id, prompt_id in rows:
+            if image_id not in grouped_now:
+                ungrouped[prompt_id].append(image_id)
     for prompt_id in touched_prompts:
         if len(ungrouped.get(prompt_id, ())) >= GROUP_MIN:
             add_chunks(f"auto-{prompt_id}", prompt_id, ungrouped[prompt_id], single_name=None)
@@ -473,11 +481,13 @@ def _groups_create(*, campaign: Campaign, named: dict[str, list[int]], prompt_of
 def _pairs_create(*, campaign: Campaign, touched_prompts: list[int]) -> list[tuple[Pair, int]]:
     """Every missing within-prompt pair of the campaign's images for the touched prompts."""
     by_prompt: dict[int, list[int]] = defaultdict(list)
-    for image_id, prompt_id in (Item.objects.filter(campaign=campaign, image__prompt_id__in=touched_prompts)
-                                .values_list("image_id", "image__prompt_id")):
-        by_prompt[prompt_id].append(image_id)
-    have = set(Pair.objects.filter(campaign=campaign, image_a__prompt_id__in=touched_prompts)
-               .values_list("image_a_id", "image_b_id"))
+    have: set[tuple[int, int]] = set()
+    for chunk in _chunks(touched_prompts):
+        for image_id, prompt_id in (Item.objects.filter(campaign=campaign, image__prompt_id__in=chunk)
+                                    .values_list("image_id", "image__prompt_id")):
+            by_prompt[prompt_id].append(image_id)
+        have.update(Pair.objects.filter(campaign=campaign, image_a__prompt_id__in=chunk)
+                    .values_list("image_a_id", "image_b_id"))
     new = [(Pair(campaign=campaign, image_a_id=a, image_b_id=b), prompt_id)
            for prompt_id, ids in by_prompt.items()
            for a, b in itertools.combinations(sorted(ids), 2) if (a, b) not in have]
@@ -535,26 +545,17 @@ def _import(*, campaign: Campaign, records: Iterable[ImportRecord], base_dir: Pa
             raise _StrictRollback
         report.refused = list(refused)
         with transaction.atomic():
-            created = _write_rows(campaign=campaign, checked=checked, report=report, strict=strict)
+            _write_rows(campaign=campaign, checked=checked, report=report, strict=strict)
     except _StrictRollback:
-        stage.discard(keep=set())
         report.imported = report.duplicates = report.groups = report.pairs = report.targets = 0
         report.rolled_back = True
-    except BaseException:
-        stage.discard(keep=set())
-        raise
-    else:
-        stage.discard(keep=created | _known_shas(stage.created))
+    finally:
+        try:
+            stage.discard_unreferenced()
+        except Exception:  # noqa: BLE001 - an orphan file is harmless; the import's own outcome matters
+            logger.exception("could not delete the unreferenced files of an import")
     report.refused.sort(key=lambda r: r.line)
     return report
-
-
-def _known_shas(created: dict[str, str]) -> set[str]:
-    """Files written for images that exist as rows (made by this run or, concurrently, by another)."""
-    known: set[str] = set()
-    for chunk in _chunks(list(created)):
-        known.update(Image.objects.filter(sha256__in=chunk).values_list("sha256", flat=True))
-    return known
 
 
 def items_import_records(*, campaign: Campaign, records: Iterable[ImportRecord], base_dir: Path | str,

@@ -1,28 +1,36 @@
 """Which task an annotator gets next.
 
-``task_next`` is what the API calls: it refuses for an inactive campaign,
+``task_next`` is what the API calls. It refuses for an inactive campaign,
 hands back a live lease the annotator already holds (a reload or a double
-click on Start never creates a second one) and otherwise asks the issuer
-named by ``settings.ANNOTATOR_TASK_ISSUER``. ``task_issue`` is the default
-issuer, the papers' baseline (strategy ``all``):
+click on Start never creates a second one), expires stale leases (an indexed
+query, nothing to do most of the time) and asks the issuer named by
+``settings.ANNOTATOR_TASK_ISSUER``, inside one transaction holding the
+annotator's row, so two tabs of one annotator cannot both issue.
 
-1. expire stale leases (an indexed query; nothing to do most of the time);
-2. ask the quality gate: a gold target to serve first, or a refusal;
-3. otherwise take the slot with the fewest responses plus live leases that
-   still has room under the campaign's overlap and that this annotator was
-   never given (NOT EXISTS on AssignmentSlot's unique index), walking the
-   ``slot_fill_order`` index and stopping at the first hit;
-4. issue every active attribute of that target that still has room.
+``task_issue`` is the default issuer, the papers' baseline (strategy ``all``):
 
-The Slot rows are locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
-concurrent requests pass over each other's rows instead of over-assigning or
-waiting. SQLite serializes write transactions, which gives the same guarantee.
+1. ask the quality gate: a gold target to serve first, or a refusal;
+2. otherwise walk the ``slot_fill_order`` index (fewest responses plus live
+   leases first) to the first slot of an active attribute with room under
+   the campaign's overlap that this annotator was never given (NOT EXISTS on
+   AssignmentSlot's unique index), stopping at the first hit;
+3. issue every active attribute of that target that still has room.
+
+Concurrency. Only issuing raises a slot's ``n_open + n_done`` (submit moves a
+lease from n_open to n_done, skip and expiry lower n_open), and an issuer
+holds the *Target* row lock while it does, so the fill it re-reads under that
+lock cannot grow under it. On PostgreSQL the candidate query takes that lock
+with ``FOR UPDATE OF target SKIP LOCKED``: concurrent requests pass over each
+other's targets instead of waiting or over-assigning (and wait for one only
+when every open target is being issued that instant). Slot rows are then
+locked in id order, the order submit, skip and expiry use, so nothing
+deadlocks. SQLite serializes write transactions, which gives the same result.
 """
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -32,6 +40,10 @@ from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign, Sl
 from annotator.selectors.assignments import assignment_live_get
 from annotator.services.assignments import assignment_create, leases_expire
 from annotator.services.quality import quality_gate
+
+# A candidate read before another issuer committed may turn out full once
+# locked; the search then moves on. Past this many such targets it gives up.
+MAX_STALE_CANDIDATES = 20
 
 
 def campaign_assert_active(*, campaign: Campaign) -> None:
@@ -43,14 +55,20 @@ def campaign_assert_active(*, campaign: Campaign) -> None:
 def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
     """The annotator's live assignment in ``campaign``, else a new one from the configured issuer, else None."""
     campaign_assert_active(campaign=campaign)
+    live = assignment_live_get(campaign=campaign, annotator=annotator)
+    if live is not None:
+        return live
+    # Its own short transaction, before any target is locked: expiry waits on
+    # Slot locks, and waiting on those while holding a Target lock could deadlock.
+    leases_expire(campaign=campaign)
     with transaction.atomic():
-        # One request at a time per annotator (PostgreSQL; SQLite is serialized
-        # anyway): two tabs must not both find "no live lease" and issue twice.
-        # NO KEY UPDATE leaves inserts that reference the user unblocked.
-        get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk").first()
-        live = assignment_live_get(campaign=campaign, annotator=annotator)
-        if live is not None:
-            return live
+        if connection.features.has_select_for_update:
+            # One request per annotator at a time. NO KEY UPDATE leaves inserts
+            # that reference the user (responses) unblocked.
+            get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk").first()
+            live = assignment_live_get(campaign=campaign, annotator=annotator)
+            if live is not None:
+                return live
         issuer = import_string(settings.ANNOTATOR_TASK_ISSUER)
         return issuer(campaign=campaign, annotator=annotator)
 
@@ -61,46 +79,73 @@ def _taken(annotator):
                                          attribute_id=OuterRef("attribute_id"))
 
 
-def _open_slots(*, campaign: Campaign, annotator, attribute_ids: list[int]):
-    """Slots with room under the overlap that this annotator was never given."""
-    return (Slot.objects.alias(fill=F("n_done") + F("n_open"))
-            .filter(campaign=campaign, attribute_id__in=attribute_ids, fill__lt=campaign.overlap)
-            .filter(~Exists(_taken(annotator))))
+def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], overlap: int | None) -> list[Slot]:
+    """The target's slots this annotator never had, locked in id order, with room (``overlap=None``: any)."""
+    # By (target, attribute) only: with a campaign filter the planner may pick the
+    # fill-order index and walk every slot of the campaign.
+    slots = (Slot.objects.filter(target_id=target_id, attribute_id__in=attribute_ids)
+             .filter(~Exists(_taken(annotator))).select_for_update().order_by("id"))
+    return [slot for slot in slots if overlap is None or slot.n_open + slot.n_done < overlap]
 
 
-@transaction.atomic
+def _candidate(*, campaign: Campaign, annotator, attribute_ids: list[int], passed: list[int],
+               skip_locked: bool = True):
+    """The open slot with the fewest responses plus leases, its target locked.
+
+    ``skip_locked``: pass over targets other requests are issuing right now
+    instead of waiting for them.
+    """
+    candidates = (Slot.objects.alias(fill=F("n_done") + F("n_open"))
+                  .filter(campaign=campaign, attribute_id__in=attribute_ids, fill__lt=campaign.overlap,
+                          target__is_gold=False)
+                  .filter(~Exists(_taken(annotator))))
+    if passed:
+        candidates = candidates.exclude(target_id__in=passed)
+    return (candidates.select_related("target__item", "target__prompt")
+            .select_for_update(skip_locked=skip_locked, of=("target",)).order_by("fill", "id").first())
+
+
+@transaction.atomic(savepoint=False)
 def task_issue(*, campaign: Campaign, annotator) -> Assignment | None:
-    """Default issuer: a gold target if the quality gate asks for one, else the emptiest open target."""
+    """Default issuer: a gold target if the quality gate asks for one, else the emptiest open target.
+
+    Expects to run inside ``task_next`` (which expires stale leases first).
+    """
     campaign_assert_active(campaign=campaign)
-    now = timezone.now()
-    leases_expire(campaign=campaign, now=now)
     attributes = list(Attribute.objects.filter(campaign=campaign, active=True))  # Meta ordering: order, id
     if not attributes:
         return None
+    position = {attribute.pk: index for index, attribute in enumerate(attributes)}
     by_id = {attribute.pk: attribute for attribute in attributes}
     attribute_ids = list(by_id)
 
-    gold = quality_gate(campaign=campaign, annotator=annotator)
     target: Target | None = None
     slots: list[Slot] = []
+    gold = quality_gate(campaign=campaign, annotator=annotator)
     if gold is not None:
-        # Gold targets are answered by everyone who qualifies, so the overlap does not apply.
-        slots = list(Slot.objects.filter(target=gold, attribute_id__in=attribute_ids)
-                     .filter(~Exists(_taken(annotator))).select_for_update(skip_locked=True))
+        # Every annotator answers a gold target, so the overlap does not apply;
+        # wait for its lock rather than skip it.
+        gold = Target.objects.select_for_update(of=("self",)).select_related("item", "prompt").get(pk=gold.pk)
+        slots = _slots_with_room(target_id=gold.pk, annotator=annotator, attribute_ids=attribute_ids, overlap=None)
         target = gold if slots else None
-    if target is None:
-        first = (_open_slots(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids)
-                 .filter(target__is_gold=False)
-                 .order_by("fill", "id").select_for_update(skip_locked=True, of=("self",)).first())
+    passed: list[int] = []
+    while target is None and len(passed) <= MAX_STALE_CANDIDATES:
+        first = _candidate(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids, passed=passed)
+        if first is None and connection.features.has_select_for_update:
+            # Every open target is being issued by someone else this instant:
+            # wait for one rather than answer "nothing left".
+            first = _candidate(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids,
+                               passed=passed, skip_locked=False)
         if first is None:
             return None
-        # By (target, attribute) only: with the campaign filter the planner may pick the
-        # fill-order index and walk every slot of the campaign. Room is checked on the
-        # locked rows, at most one per attribute.
-        siblings = (Slot.objects.filter(target_id=first.target_id, attribute_id__in=attribute_ids)
-                    .filter(~Exists(_taken(annotator))).select_for_update(skip_locked=True))
-        slots = [slot for slot in siblings if slot.n_open + slot.n_done < campaign.overlap]
-        target = Target.objects.select_related("prompt").get(pk=first.target_id)
-    order = {attribute_id: position for position, attribute_id in enumerate(attribute_ids)}
-    chosen = [by_id[slot.attribute_id] for slot in sorted(slots, key=lambda slot: order[slot.attribute_id])]
-    return assignment_create(campaign=campaign, annotator=annotator, target=target, attributes=chosen, now=now)
+        slots = _slots_with_room(target_id=first.target_id, annotator=annotator, attribute_ids=attribute_ids,
+                                 overlap=campaign.overlap)
+        if slots:
+            target = first.target
+        else:
+            passed.append(first.target_id)
+    if target is None:
+        return None
+    chosen = sorted((by_id[slot.attribute_id] for slot in slots), key=lambda attribute: position[attribute.pk])
+    return assignment_create(campaign=campaign, annotator=annotator, target=target, attributes=chosen,
+                             now=timezone.now())

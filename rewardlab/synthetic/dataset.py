@@ -23,7 +23,7 @@ from PIL import Image
 from rewardlab.synthetic.defects import (Drawn, Misalignment, Quality, describe_misalignments, drawn_scene,
                                          plan_misalignments, sample_quality)
 from rewardlab.synthetic.layout import Placed, layout_scene
-from rewardlab.synthetic.render import render_scene
+from rewardlab.synthetic.render import QUALITY_STAGES, render_scene
 from rewardlab.synthetic.spec import SceneSpec, sample_spec
 from rewardlab.synthetic.style import Style, sample_style
 from rewardlab.synthetic.truth import Tree, compute_truth, tree_to_json
@@ -69,8 +69,6 @@ class SyntheticImage:
 
     def render(self, *, skip: Iterable[str] = (), clean: bool = False) -> Image.Image:
         """Render; ``clean`` leaves out every quality defect (alignment-only), ``skip`` only the named stages."""
-        from rewardlab.synthetic.render import QUALITY_STAGES
-
         return render_scene(size=self.size, drawn=self.drawn, layout=self.layout, style=self.style,
                             quality=self.quality, seed=self.render_seed,
                             skip=QUALITY_STAGES if clean else tuple(skip))

@@ -11,7 +11,9 @@ pixel.
 4. local distortions, exposure, blur, noise (``defects.py``)
 
 Only neutral greys, white and black are drawn besides the palette colours of
-objects and clutter, and backgrounds are never saturated.
+objects and clutter, and backgrounds are never saturated, so a hue mask finds
+each object as one connected component (checked at 512 px and, with rare
+exceptions on thin crescents, at 256 px; below that outlines can cut shapes).
 """
 from __future__ import annotations
 
@@ -218,7 +220,7 @@ def _action_cue(draw: ImageDraw.ImageDraw, p: Placed, action: str, size: int, co
                           (ex + hs * math.cos(a), ey + hs * math.sin(a)),
                           (ex - hs * math.cos(a), ey - hs * math.sin(a))], fill=colour)
     elif action == "bouncing":
-        for k, (dy, half) in enumerate(((1.18, 0.8), (1.38, 0.5))):
+        for dy, half in ((1.18, 0.8), (1.38, 0.5)):
             draw.line((x - half * r, y + dy * r, x + half * r, y + dy * r), fill=colour, width=w)
         draw.arc((x - 1.4 * r, y - 1.4 * r, x - 0.6 * r, y + 1.0 * r), 100, 170, fill=colour, width=w)
         draw.arc((x + 0.6 * r, y - 1.4 * r, x + 1.4 * r, y + 1.0 * r), 10, 80, fill=colour, width=w)

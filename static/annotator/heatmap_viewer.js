@@ -82,20 +82,29 @@ if (viewer) {
     const r = data.radius_frac * height;
     data.annotators.forEach((annotator, index) => {
       for (const point of annotator.points) {
-        const c = document.createElementNS(SVG, "circle");
-        c.setAttribute("cx", point.x * width);
-        c.setAttribute("cy", point.y * height);
-        c.setAttribute("r", r);
-        c.setAttribute("class", "qc-point");
-        c.setAttribute("stroke", colour(point.label));
-        c.setAttribute("stroke-dasharray", ANNOTATOR_DASH[index % ANNOTATOR_DASH.length]);
-        c.dataset.layer = "point";
-        c.dataset.label = point.label;
-        c.dataset.annotator = annotator.pseudonym;
+        // A white halo under the coloured ring keeps a point visible on any colour.
+        const mark = document.createElementNS(SVG, "g");
+        mark.dataset.layer = "point";
+        mark.dataset.label = point.label;
+        mark.dataset.annotator = annotator.pseudonym;
+        const circle = (cls, radius) => {
+          const c = document.createElementNS(SVG, "circle");
+          c.setAttribute("cx", point.x * width);
+          c.setAttribute("cy", point.y * height);
+          c.setAttribute("r", radius);
+          c.setAttribute("class", cls);
+          mark.append(c);
+          return c;
+        };
+        circle("qc-halo", r);
+        const ring = circle("qc-point", r);
+        ring.setAttribute("stroke", colour(point.label));
+        ring.setAttribute("stroke-dasharray", ANNOTATOR_DASH[index % ANNOTATOR_DASH.length]);
+        circle("qc-dot", Math.max(2, height / 100)).setAttribute("fill", colour(point.label));
         const title = document.createElementNS(SVG, "title");
         title.textContent = `${annotator.pseudonym} · ${point.label}`;
-        c.append(title);
-        svg.append(c);
+        mark.append(title);
+        svg.append(mark);
       }
     });
     wrap.append(svg);

@@ -7,8 +7,8 @@ const reason = document.getElementById("reason");
 for (const box of document.querySelectorAll("[data-toggle-label]")) {
   box.addEventListener("change", () => {
     const label = box.dataset.toggleLabel;
-    for (const circle of document.querySelectorAll(".qc-point")) {
-      if (circle.dataset.label === label) circle.style.display = box.checked ? "" : "none";
+    for (const mark of document.querySelectorAll(".qc-mark")) {
+      if (mark.dataset.label === label) mark.style.display = box.checked ? "" : "none";
     }
   });
 }

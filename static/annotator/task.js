@@ -32,7 +32,6 @@ const progress = {
   session: 0,
 };
 const store = {
-  currentKey: `annotator:current:${cfg.campaign}`,
   submissionKey: (id) => `annotator:submission:${id}`,
   get(key) { try { return localStorage.getItem(key); } catch { return null; } },
   set(key, value) { try { localStorage.setItem(key, value); } catch { /* private mode: the draft still has it */ } },
@@ -54,6 +53,7 @@ function setStatus(text, kind = "") {
 
 function showCard(title, text, { retry = false } = {}) {
   task = null;
+  app.querySelector(".task-meta").hidden = true;
   setStatus("");
   root.replaceChildren(el("section", { class: "card end-card", dataset: { state: title } },
     el("h2", { text: title }),
@@ -63,24 +63,13 @@ function showCard(title, text, { retry = false } = {}) {
       el("a", { class: "btn", href: cfg.home }, "Back to campaigns"))));
 }
 
-async function start() {
-  // A reload resumes the open task (and its draft) when the server still has it.
-  const openId = store.get(store.currentKey);
-  if (openId) {
-    try {
-      const result = await apiCall("GET", `${cfg.assignmentsUrl}${openId}`);
-      const a = result.status === 200 && result.data ? (result.data.assignment || result.data) : null;
-      if (a && a.id && (!a.status || a.status === "issued")) { render(a); return; }
-    } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
-    }
-    store.remove(store.currentKey);
-  }
-  await loadNext();
-}
+// A reload needs nothing special: the server hands back the live assignment
+// (with its draft) that this annotator already holds in the campaign.
+const start = () => loadNext();
 
 async function loadNext() {
   task = null;
+  app.querySelector(".task-meta").hidden = true;
   root.replaceChildren();
   setStatus("Loading the next task…");
   let result;
@@ -91,7 +80,6 @@ async function loadNext() {
     return;
   }
   if (result.status === 204) {
-    store.remove(store.currentKey);
     showCard("All done", "Nothing is left for you in this campaign right now. Thank you!");
     return;
   }
@@ -139,7 +127,6 @@ function render(a) {
   const images = target.images || [];
   const submissionId = store.get(store.submissionKey(a.id)) || (a.draft && a.draft.submission_id) || newUuid();
   store.set(store.submissionKey(a.id), submissionId);
-  store.set(store.currentKey, String(a.id));
 
   task = {
     assignment: a, sections: [], current: null, dirty: false, version: 0, savedVersion: 0,
@@ -206,6 +193,10 @@ function render(a) {
   timer.restore(draft.active_ms || {});
   task.version = task.savedVersion = 0;
   renderLease(a.lease_expires_at);
+  app.querySelector(".task-meta").hidden = false;
+  const saved = app.querySelector('[data-progress="saved"]');
+  saved.textContent = a.draft && a.draft.responses && Object.keys(a.draft.responses).length ? "draft restored" : "not saved yet";
+  saved.classList.remove("warn");
   refresh();
   const first = task.sections.find((s) => !sectionAnswered(s)) || task.sections[0];
   if (first) setCurrent(first, { focus: true });
@@ -218,7 +209,7 @@ function makeSection(a, group, index) {
     assignment: a,
     target: a.target || {},
     attributes: group.attributes,
-    pointRadiusFrac: pointRadius(group.attributes),
+    pointRadiusFrac: pointRadius(a, group.attributes),
     stage: task.stage,
     changed: () => onChanged(section),
     answered: () => advanceFrom(section),
@@ -260,13 +251,15 @@ function makeSection(a, group, index) {
   return section;
 }
 
-function pointRadius(attributes) {
-  // The attribute's config may carry the radius; otherwise the campaign's.
+function pointRadius(a, attributes) {
+  // An attribute's config may set its own radius; else the campaign's, from
+  // the payload or (older servers) from the page.
   for (const attr of attributes) {
     const r = attr.config && Number(attr.config.point_radius_frac);
     if (r > 0) return r;
   }
-  return cfg.radius;
+  const fromPayload = Number(a.point_radius_frac);
+  return fromPayload > 0 ? fromPayload : cfg.radius;
 }
 
 function unsupported(group) {
@@ -447,6 +440,7 @@ async function saveDraft({ keepalive = false } = {}) {
   const saved = app.querySelector('[data-progress="saved"]');
   try {
     const result = await apiCall("PUT", `${cfg.assignmentsUrl}${current.assignment.id}/draft`, body, { keepalive });
+    if (task !== current) return; // submitted or skipped meanwhile: nothing to report
     if (result.status >= 200 && result.status < 300) {
       current.savedVersion = version;
       if (current.version === version) current.dirty = false;
@@ -457,6 +451,7 @@ async function saveDraft({ keepalive = false } = {}) {
       saved.classList.add("warn");
     }
   } catch (err) {
+    if (task !== current) return;
     saved.textContent = "draft not saved (offline?)";
     saved.classList.add("warn");
   } finally {
@@ -509,7 +504,6 @@ async function submit() {
   current.footer.removeAttribute("aria-busy");
   if (result && (result.status === 200 || result.status === 201)) {
     store.remove(store.submissionKey(current.assignment.id));
-    store.remove(store.currentKey);
     // 200 repeats an accepted submission of this same id (ours, maybe sent before a reload).
     progress.submitted += 1;
     progress.session += 1;
@@ -549,7 +543,6 @@ async function skip(reason) {
   current.inFlight = false;
   if (result && result.status >= 200 && result.status < 300) {
     store.remove(store.submissionKey(current.assignment.id));
-    store.remove(store.currentKey);
     await loadNext();
     return;
   }

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
 from annotator.consolidation.points import heatmap_from_png
-from annotator.exporters.records import annotator_pseudonym
 from annotator.models import Consolidated, ExportJob, Response
 from annotator.services.consolidation import campaign_consolidate
 from annotator.services.exports import dataset_export, export_job_run
+from annotator.services.quality import pseudonym_make, standing_ensure
 from tests import factories as f
 
 PROMPT = "a red cube on a blue sphere"
@@ -26,6 +27,12 @@ PROMPT = "a red cube on a blue sphere"
 
 def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The users' passwords are never checked here; PBKDF2 would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -62,10 +69,11 @@ def built(db, make_user):
                                           "a": images[0].pk, "b": images[1].pk})
         answer(user, prompt_target, "prompt_category", {"value": "Artifacts" if u < 2 else "Abstract"})
     # A fourth annotator's answer an inspector invalidated: exported, flagged, never consolidated.
-    answer(make_user("exp-bad"), lone.target, "plausibility", {"value": 5}, valid=False)
+    bad = make_user("exp-bad")
+    answer(bad, lone.target, "plausibility", {"value": 5}, valid=False)
     campaign_consolidate(campaign=campaign, workers=0)
     return {"campaign": campaign, "group": group, "images": images, "lone": lone, "pair": pair,
-            "group_items": group_items, "users": users}
+            "group_items": group_items, "users": users, "bad": bad}
 
 
 def test_round_trip_jsonl_parquet_equal_the_database(built, tmp_path):
@@ -127,7 +135,7 @@ def test_round_trip_jsonl_parquet_equal_the_database(built, tmp_path):
     assert last["aligned.value"] is True and last["aligned.yes"] == 2 and last["aligned.no"] == 1
     assert last["overall.value"] is None and last["overall.n_responses"] is None
     assert table.schema.field("plausibility.value").type == "double"
-    assert table.schema.field("misaligned_keywords.value").type == "list<item: int32>"
+    assert table.schema.field("misaligned_keywords.value").type == pa.list_(pa.int32())
 
     # Heatmaps: the PNG is the consolidated file, the NPZ holds png / 255.
     source = Consolidated.objects.get(target=lone.target, attribute__key="artifact_points").value
@@ -183,7 +191,7 @@ def test_groups_pairs_and_responses(built, tmp_path):
     assert [(r["target"], r["attribute"], r["value"]) for r in invalid] == [
         ({"item": "lone/1 x"}, "plausibility", {"value": 5})]
     user = built["users"][0]
-    mine = [r for r in responses if r["annotator"] == annotator_pseudonym(campaign_id=campaign.pk, user_id=user.pk)]
+    mine = [r for r in responses if r["annotator"] == pseudonym_make(campaign_id=campaign.pk, annotator_id=user.pk)]
     assert len(mine) == 16 and all("exp-ann" not in json.dumps(r) for r in responses)
     ranking_answer = next(r for r in mine if r["attribute"] == "ranking")
     ext = [i.external_id for i in built["group_items"]]
@@ -197,9 +205,15 @@ def test_groups_pairs_and_responses(built, tmp_path):
     assert first["active_ms"] == 1000 and first["created_at"].endswith("Z") and first["source"] == "api"
 
 
-def test_pseudonyms_are_stable_per_campaign_and_differ_across_campaigns():
-    assert annotator_pseudonym(campaign_id=1, user_id=7) == annotator_pseudonym(campaign_id=1, user_id=7)
-    assert annotator_pseudonym(campaign_id=1, user_id=7) != annotator_pseudonym(campaign_id=2, user_id=7)
+def test_responses_carry_the_dashboard_pseudonym(built, tmp_path):
+    campaign, user = built["campaign"], built["users"][1]
+    standing = standing_ensure(campaign=campaign, annotator=user)
+    standing.pseudonym = "ann-renamed"
+    standing.save(update_fields=["pseudonym"])
+    dataset_export(campaign=campaign, out_dir=tmp_path / "out", formats=["jsonl"])
+    names = {r["annotator"] for r in _read_jsonl(tmp_path / "out" / "responses.jsonl")}
+    assert names == {"ann-renamed", *(pseudonym_make(campaign_id=campaign.pk, annotator_id=u.pk)
+                                      for u in (built["users"][0], built["users"][2], built["bad"]))}
 
 
 def test_two_exports_are_byte_identical(built, tmp_path):
@@ -342,3 +356,40 @@ def test_job_records_failure_and_a_rerun_of_a_done_job_changes_nothing(built, mo
     failing = ExportJob.objects.create(campaign=campaign, formats=["jsonl"])
     failed = export_job_run(job_id=str(failing.pk))
     assert (failed.status, failed.error) == ("failed", "OSError: disk full")
+
+
+def test_admin_action_queues_an_export(built, admin_client, django_capture_on_commit_callbacks):
+    campaign = built["campaign"]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post("/admin/annotator/campaign/", {"action": "export_dataset",
+                                                                  "_selected_action": [campaign.pk]})
+    assert answer.status_code == 302
+    job = ExportJob.objects.get()
+    assert (job.campaign, job.status, job.formats) == (campaign, "done", ["heatmaps", "jsonl", "pairs", "parquet"])
+    assert sorted(job.manifest["files"])[:3] == ["groups.jsonl", "heatmaps/artifact/lone%2F1%20x.png",
+                                                 "heatmaps/heatmaps-00000.npz"]
+
+
+def test_heatmap_shards_split_by_items_and_can_be_left_out(built, tmp_path):
+    campaign, group_items = built["campaign"], built["group_items"]
+    points = campaign.attributes.get(key="artifact_points")
+    for user in built["users"]:
+        f.response_make(annotator=user, target=group_items[0].target, attribute=points,
+                        value={"points": [{"x": 0.25, "y": 0.25, "label": "artifact"}], "none": False})
+    campaign_consolidate(campaign=campaign, workers=0)
+    dataset_export(campaign=campaign, out_dir=tmp_path / "out", formats=["heatmaps"],
+                   options={"items_per_shard": 1, "workers": 0})
+    ext = group_items[0].external_id
+    index = _read_jsonl(tmp_path / "out" / "heatmaps" / "index.jsonl")
+    assert [(e["key"], e["npz"]) for e in index] == [(f"{ext}/artifact", "heatmaps/heatmaps-00000.npz"),
+                                                     ("lone/1 x/artifact", "heatmaps/heatmaps-00001.npz")]
+    for entry in index:
+        with np.load(tmp_path / "out" / entry["npz"]) as npz:
+            assert npz.files == [entry["key"]]
+            np.testing.assert_array_equal(npz[entry["key"]], heatmap_from_png(tmp_path / "out" / entry["png"]))
+
+    manifest = dataset_export(campaign=campaign, out_dir=tmp_path / "png", formats=["heatmaps"],
+                              options={"npz": False})
+    assert sorted(manifest["files"]) == ["heatmaps/artifact/lone%2F1%20x.png", f"heatmaps/artifact/{ext}.png",
+                                         "heatmaps/index.jsonl"]
+    assert manifest["counts"]["heatmaps_npz_shards"] == 0

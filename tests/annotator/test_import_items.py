@@ -192,6 +192,16 @@ def test_refused_lines_are_reported_and_the_rest_imported(campaign, tmp_path, se
     assert len(media_files(settings)) == 2
 
 
+def test_a_line_refused_while_writing_leaves_no_file(campaign, tmp_path, settings):
+    write_png(tmp_path / "a.png", seed=1)
+    write_png(tmp_path / "b.png", seed=2)
+    report = items_import(campaign=campaign, manifest_path=write_jsonl(tmp_path / "m.jsonl", [
+        {"prompt": CAT, "image": "a.png", "external_id": "same"},
+        {"prompt": CAT, "image": "b.png", "external_id": "same"}]))
+    assert (report.imported, [(r.line, r.reason) for r in report.refused]) == (1, [(2, "duplicate_external_id")])
+    assert [p.name for p in media_files(settings)] == [Image.objects.get().file.name.rsplit("/", 1)[1]]
+
+
 def test_strict_refuses_the_whole_manifest(campaign, good_rows, tmp_path, settings):
     (tmp_path / "img" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     manifest = write_jsonl(tmp_path / "m.jsonl", good_rows + [{"prompt": CAT, "image": "img/broken.png"}])

@@ -19,7 +19,9 @@ def ranking_task(db, annotator_user, paint_scene):
     f.attribute_make(campaign=campaign, key="ranking", kind="ranking", target_type="group",
                      question="Rank the images from best (level 1) to worst (level 5); at most two per level.",
                      config={"levels": 5, "max_per_level": 2, "rating_attribute": "ir_overall"})
-    group = f.group_make(campaign=campaign, n_images=5, with_items=True)
+    prompt = f.prompt_make(text="a red cube beside a blue sphere under a yellow sun")
+    group = f.group_make(campaign=campaign, prompt=prompt, with_items=True,
+                         images=[f.image_make(prompt=prompt, width=512, height=512) for _ in range(5)])
     images = [member.image for member in group.members.order_by("position")]
     for i, image in enumerate(images):
         paint_scene(image, i)
@@ -105,7 +107,9 @@ def test_ranking_by_drag_and_keys_with_level_limit_and_rating_conflict(page, ope
 
 def test_side_by_side_five_way_by_keyboard(page, open_task, annotator_user, paint_scene, shoot):
     campaign = f.campaign_make(name="sxs-ui", presets=["sxs"])
-    pair = f.pair_make(campaign=campaign)
+    prompt = f.prompt_make(text="a red cube beside a blue sphere, photo")
+    pair = f.pair_make(campaign=campaign, image_a=f.image_make(prompt=prompt, width=640, height=512),
+                       image_b=f.image_make(prompt=prompt, width=640, height=512))
     paint_scene(pair.image_a, 0)
     paint_scene(pair.image_b, 2)
     open_task(page, annotator_user, campaign)
@@ -130,7 +134,9 @@ def test_side_by_side_three_way(page, open_task, annotator_user, paint_scene, sh
     campaign = f.campaign_make(name="sxs3-ui", presets=[])
     f.attribute_make(campaign=campaign, key="sxs3", kind="sxs", target_type="pair", question="Which is better?",
                      options=SXS_CHOICES_3WAY, config={"mode": "3way"})
-    pair = f.pair_make(campaign=campaign)
+    prompt = f.prompt_make(text="a blue sphere left of a red cube")
+    pair = f.pair_make(campaign=campaign, image_a=f.image_make(prompt=prompt, width=512, height=512),
+                       image_b=f.image_make(prompt=prompt, width=512, height=512))
     paint_scene(pair.image_a, 1)
     paint_scene(pair.image_b, 3)
     open_task(page, annotator_user, campaign)

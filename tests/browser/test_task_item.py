@@ -176,8 +176,15 @@ def test_reload_restores_the_draft(page, open_task, annotator_user, richhf):
                               and r.request.method == "PUT") as saved:
         page.keyboard.press("5")  # alignment
     assert saved.value.status == 200
-    # Wait until the last change is in the server's draft (autosave runs every few seconds).
     page.wait_for_function("() => document.querySelector('[data-progress=saved]').textContent.startsWith('draft saved')")
+    # Hiding the page saves at once, without waiting for the next autosave.
+    page.locator("section.kind-keywords .token").nth(4).click()
+    with page.expect_response(lambda r: r.url.endswith(f"/api/assignments/{first}/draft")
+                              and r.request.method == "PUT") as hidden:
+        page.evaluate("() => { Object.defineProperty(document, 'visibilityState', "
+                      "{ value: 'hidden', configurable: true });"
+                      " document.dispatchEvent(new Event('visibilitychange')); }")
+    assert hidden.value.status == 200
     draft = Assignment.objects.get(pk=first).draft
     submission_id = page.evaluate(f"localStorage.getItem('annotator:submission:{first}')")
 
@@ -186,8 +193,12 @@ def test_reload_restores_the_draft(page, open_task, annotator_user, richhf):
 
     assert task_id(page) == first
     assert draft["responses"]["alignment"] == {"value": 5}
+    assert draft["responses"]["misaligned_keywords"] == {"tokens": [2, 4]}
+    assert set(draft["active_ms"]) == {"artifact_points", "misalignment_points", "misaligned_keywords",
+                                       "plausibility", "alignment", "aesthetics", "overall"}
     assert page.locator(".layer-artifact .pt").count() == 1
     assert page.locator(".layer-misalignment .pt").count() == 1
-    assert page.get_attribute("section.kind-keywords .token.flagged", "data-index") == "2"
+    assert page.eval_on_selector_all("section.kind-keywords .token.flagged", "els => els.map(e => e.dataset.index)") == ["2", "4"]
+    assert page.inner_text('[data-progress="saved"]') == "draft restored"
     assert page.get_attribute('section[data-keys="alignment"] .likert-option.selected', "data-value") == "5"
     assert page.evaluate(f"localStorage.getItem('annotator:submission:{first}')") == submission_id

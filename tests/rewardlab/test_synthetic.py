@@ -185,7 +185,7 @@ def test_alignment_classes_follow_the_misalignments(planned):
 
 def test_object_counts_colours_and_relations_are_in_the_pixels(planned):
     checked = 0
-    for img in planned[:64]:
+    for img in planned[:40]:
         comps = colour_components(img.render(clean=True))
         drawn = img.drawn
         want = {c: 0 for c in PALETTE}
@@ -208,7 +208,7 @@ def test_object_counts_colours_and_relations_are_in_the_pixels(planned):
             cents = [c for e, col in enumerate(drawn.colours) if drawn.counts[e] for c in comps[col]]
             for x, y in m.points:
                 assert min(np.hypot(x - cx, y - cy) for cx, cy in cents) < 0.08
-    assert checked == 64
+    assert checked == 40
 
 
 def test_wrong_count_shows_the_wrong_number_of_objects():

@@ -28,11 +28,19 @@ class Command(BaseCommand):
                             help=f"Comma-separated, any of {','.join(exporter_names())} (default: all).")
         parser.add_argument("--overwrite", action="store_true", help="Replace an earlier export in --out.")
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Rows read per query.")
+        parser.add_argument("--no-npz", action="store_true",
+                            help="heatmaps: PNGs only, no NPZ shards of float arrays (the expensive part).")
+        parser.add_argument("--items-per-shard", type=int, default=None, help="heatmaps: items per NPZ shard.")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="heatmaps: processes writing NPZ shards (default: one per CPU; 0 = none).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
         parser.add_argument("--json", action="store_true", help="Print the manifest's counts as JSON.")
 
     def handle(self, *args, **opts) -> None:
         formats = [f.strip() for f in opts["formats"].split(",") if f.strip()]
+        options = {"npz": not opts["no_npz"], "workers": opts["workers"]}
+        if opts["items_per_shard"]:
+            options["items_per_shard"] = opts["items_per_shard"]
         bar = tqdm(total=0, unit="row", desc="export", disable=opts["no_progress"])
 
         def progress(done: int, total: int) -> None:
@@ -44,7 +52,7 @@ class Command(BaseCommand):
             campaign = campaign_get(ref=opts["campaign"])
             manifest = dataset_export(campaign=campaign, out_dir=Path(opts["out"]), formats=formats,
                                       overwrite=opts["overwrite"], chunk_size=opts["chunk_size"],
-                                      on_progress=progress)
+                                      on_progress=progress, options=options)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         finally:

@@ -40,7 +40,7 @@ export function create(ctx) {
   return {
     keys: [attr.key],
     body: group,
-    hints: [[choices.map((c) => c.key).join(" / "), choices.map((c) => c.label).join(" / ")]],
+    hints: [], // the keys are printed on the buttons
     value: () => (chosen === null ? null : { ...choices.find((c) => c.id === chosen).value }),
     restore: (_key, v) => {
       if (!v) return;

@@ -54,6 +54,7 @@ export function create(ctx) {
     rating != null ? el("span", { class: "tile-rating", text: `rated ${rating}` }) : null);
     tile.addEventListener("click", () => select(selected === img.id ? null : img.id));
     tile.addEventListener("keydown", (event) => {
+      if (event.target !== tile) return;
       if (event.key === "Enter" || event.key === " ") {
         event.preventDefault();
         event.stopPropagation();

@@ -1,0 +1,111 @@
+"""Row locks under real concurrency (PostgreSQL only): no over-assignment, one saved submission.
+
+Run with ``DATABASE_URL=postgres://... pytest -m postgres``; on SQLite these
+are skipped (SQLite serializes write transactions, so there is nothing to race).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from annotator.models import Assignment, AssignmentSlot, Response, Slot
+from tests import factories as f
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
+]
+
+
+def run_together(n: int, work) -> list:
+    """Call ``work(i)`` in n threads released at once; each thread closes its own connection."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # reported by the assertions below
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def client_of(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+def test_concurrent_next_never_over_assigns():
+    campaign = f.campaign_make(presets=["richhf"], overlap=3)
+    for _ in range(10):
+        f.item_make(campaign=campaign)
+    users = [f.user_make() for _ in range(32)]
+
+    statuses = run_together(32, lambda i: client_of(users[i]).post(
+        "/api/tasks/next", {"campaign": campaign.pk}, format="json").status_code)
+
+    # 10 targets x overlap 3 = 30 places: 30 annotators get one, two get none.
+    assert sorted(statuses) == [200] * 30 + [204] * 2
+    live = Counter(AssignmentSlot.objects.filter(assignment__status="issued")
+                   .values_list("target_id", "attribute_id"))
+    slots = {(s.target_id, s.attribute_id): s for s in Slot.objects.filter(campaign=campaign)}
+    assert max(live.values()) <= 3
+    assert len(live) == 70
+    for key, slot in slots.items():
+        assert slot.n_open == live[key]
+        assert slot.n_done == 0
+    assert Assignment.objects.count() == 30
+    assert Assignment.objects.values("annotator").distinct().count() == 30
+
+
+def test_same_annotator_double_start_gets_one_lease():
+    campaign = f.campaign_make(presets=["tia2"], overlap=3)
+    for _ in range(5):
+        f.item_make(campaign=campaign)
+    user = f.user_make()
+
+    bodies = run_together(8, lambda i: client_of(user).post(
+        "/api/tasks/next", {"campaign": campaign.pk}, format="json").json())
+
+    assert len({body["assignment"]["id"] for body in bodies}) == 1
+    assert Assignment.objects.count() == 1
+    assert sum(Slot.objects.values_list("n_open", flat=True)) == 1
+
+
+def test_concurrent_resubmission_saves_one_set():
+    campaign = f.campaign_make(presets=["richhf"], overlap=3)
+    item = f.item_make(campaign=campaign)
+    user = f.user_make()
+    assignment = f.assignment_make(annotator=user, target=item.target)
+    sid = str(uuid.uuid4())
+    n_tokens = len(item.image.prompt.tokens)
+    responses = {
+        "artifact_points": {"points": [{"x": 0.5, "y": 0.5, "label": "artifact"}], "none": False},
+        "misalignment_points": {"none": True}, "misaligned_keywords": {"tokens": [n_tokens - 1]},
+        "plausibility": {"value": 1}, "alignment": {"value": 2}, "aesthetics": {"value": 3}, "overall": {"value": 4},
+    }
+
+    answers = run_together(16, lambda i: client_of(user).post(
+        f"/api/assignments/{assignment.pk}/submit", {"submission_id": sid, "responses": responses}, format="json"))
+
+    assert sorted(answer.status_code for answer in answers) == [200] * 15 + [201]
+    assert len({str(answer.json()) for answer in answers}) == 1
+    assert Response.objects.count() == 7
+    assert list(Slot.objects.values_list("n_open", "n_done")) == [(0, 1)] * 7
+    assert Assignment.objects.get().status == "submitted"
