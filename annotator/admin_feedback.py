@@ -7,11 +7,15 @@ acts through reviews, gold answers and campaign settings.
 """
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from annotator.admin_base import BigTableAdmin, pretty_json, short
+from annotator.errors import ApplicationError
 from annotator.models import (AnnotatorStanding, Assignment, AssignmentSlot, Consolidated, ExportJob, GoldAnswer,
-                              Response, Review)
+                              Response, Review, Target)
+from annotator.services.quality import gold_answer_set
 
 
 class ReadOnlyMixin:
@@ -129,24 +133,57 @@ class ConsolidatedAdmin(ReadOnlyMixin, BigTableAdmin):
         return pretty_json(obj.value)
 
 
+class _DryRun(Exception):
+    pass
+
+
+class GoldAnswerForm(forms.ModelForm):
+    class Meta:
+        model = GoldAnswer
+        fields = ("target", "attribute", "value")
+
+    def clean(self):
+        data = super().clean()
+        target = data.get("target") or getattr(self.instance, "target", None)
+        attribute = data.get("attribute") or getattr(self.instance, "attribute", None)
+        if target is None or attribute is None or "value" not in data:
+            return data
+        # The service is the one place that validates a gold value; run it and roll it back.
+        try:
+            with transaction.atomic():
+                # A fresh row: the service marks the target gold in memory too, which must not outlive the dry run.
+                gold_answer_set(target=Target.objects.get(pk=target.pk), attribute=attribute, value=data["value"])
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ApplicationError as exc:
+            field = exc.extra.get("field") or ""
+            raise forms.ValidationError({"attribute" if field == "attribute" else "value": exc.message}) from exc
+        return data
+
+
 @admin.register(GoldAnswer)
 class GoldAnswerAdmin(BigTableAdmin):
-    """Expected answers of gold targets: set by researchers."""
+    """Expected answers of gold targets, set by researchers and validated like a submission."""
 
+    form = GoldAnswerForm
     list_display = ("id", "target", "attribute", "value_short", "created_by")
     list_filter = ("attribute__campaign", "attribute__kind")
     search_fields = ("=attribute__key", "=target__item__external_id")
     list_select_related = ("target", "attribute", "created_by")
-    raw_id_fields = ("target", "attribute", "created_by")
+    raw_id_fields = ("target", "attribute")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("target", "attribute", "created_by") if obj is not None else ("created_by",)
 
     @admin.display(description="value")
     def value_short(self, obj: GoldAnswer) -> str:
         return short(str(obj.value), 60)
 
     def save_model(self, request, obj: GoldAnswer, form, change: bool) -> None:
-        if obj.created_by_id is None:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        gold, _ = gold_answer_set(target=obj.target, attribute=obj.attribute, value=obj.value,
+                                  created_by=request.user)
+        obj.pk, obj.value = gold.pk, gold.value
 
 
 @admin.register(Review)

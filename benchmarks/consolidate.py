@@ -123,6 +123,11 @@ def build(var_dir: Path, n_items: int, seed: int) -> dict:
     return {"campaign": campaign.pk, "items": n_items, "responses": n_responses}
 
 
+def _cpu_seconds() -> dict[str, float]:
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"main": me.ru_utime + me.ru_stime, "workers": children.ru_utime + children.ru_stime}
+
+
 def run_once(var_dir: Path, campaign_id: int, workers: int | None) -> dict:
     """One timed full recompute from nothing (child process)."""
     _django(var_dir)
@@ -135,14 +140,20 @@ def run_once(var_dir: Path, campaign_id: int, workers: int | None) -> dict:
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "heatmaps", ignore_errors=True)
     campaign = Campaign.objects.get(pk=campaign_id)
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     summary = campaign_consolidate(campaign=campaign, workers=workers)
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds()
+    cpu = {key: round(cpu[key] - cpu0[key], 2) for key in cpu}
     # Unchanged data: every value is recomputed, nothing is rewritten.
     t1 = time.perf_counter()
     again = campaign_consolidate(campaign=campaign, workers=workers)
     warm = time.perf_counter() - t1
     return {
         "seconds": round(seconds, 2),
+        # CPU time of this process and of the heatmap workers: on a shared machine the wall
+        # time depends on what else runs, the CPU time much less.
+        "cpu_seconds": cpu,
         "warm_seconds": round(warm, 2),
         "warm_changed": again["changed"],
         "summary": summary,
@@ -191,6 +202,8 @@ def main() -> None:
             "build_seconds": round(build_s, 1),
             "median_seconds": statistics.median(r["seconds"] for r in runs),
             "runs_seconds": [r["seconds"] for r in runs],
+            "runs_cpu_seconds": [r["cpu_seconds"] for r in runs],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "median_warm_seconds": statistics.median(r["warm_seconds"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "peak_rss_worker_mb": max(r["peak_rss_worker_mb"] for r in runs),

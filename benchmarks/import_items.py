@@ -82,11 +82,15 @@ def main() -> None:
         runs = []
         for run in range(args.runs):
             campaign, _ = campaign_create(name=f"bench-{run}", presets=args.presets.split(","))
-            start = time.perf_counter()
+            load = os.getloadavg()[0]
+            start, cpu_start = time.perf_counter(), time.process_time()
             report = items_import(campaign=campaign, manifest_path=manifest)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             assert report.imported == args.images and not report.refused, report.summary()
+            # CPU seconds of all threads: with other processes on the machine, wall time alone misleads.
             runs.append({"seconds": round(elapsed, 3), "images_per_s": round(args.images / elapsed, 1),
+                         "cpu_s": round(cpu, 3), "cpu_ms_per_image": round(1000 * cpu / args.images, 2),
+                         "load_avg_1m_before": round(load, 2),
                          "groups": report.groups, "pairs": report.pairs, "targets": report.targets,
                          "slots": campaign.slots.count()})
             Campaign.objects.filter(pk=campaign.pk).delete()

@@ -19,5 +19,5 @@ urlpatterns = [
     path("", include("annotator.urls")),
     # Media are served by Django here (demo and tests); production puts a web
     # server or object storage in front of MEDIA_ROOT.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", lambda request, path: serve(request, path, document_root=settings.MEDIA_ROOT)),
 ]

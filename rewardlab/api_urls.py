@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from rewardlab.api import ScoreApi
+
+urlpatterns = [
+    path("score", ScoreApi.as_view(), name="api-score"),
+]

@@ -27,7 +27,7 @@ from annotator.services.next_task import task_next
 TAGS = ["annotation"]
 REFUSALS = {
     400: OpenApiResponse(ErrorSerializer, description="A field broke a rule (extra.field, extra.rule)."),
-    404: OpenApiResponse(ErrorSerializer, description="No such assignment of yours."),
+    404: OpenApiResponse(ErrorSerializer, description="Not found, or not yours."),
     409: OpenApiResponse(ErrorSerializer, description="Not possible in the current state (extra.reason)."),
 }
 

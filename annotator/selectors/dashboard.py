@@ -1,10 +1,14 @@
 """Reads for the researcher's dashboard (one page per campaign).
 
-Everything here is an aggregate query: the page must render well under a
-second for a campaign of 10,000 items. What is expensive to compute
-(agreement statistics, per-annotator medians, figures) is cached per
-campaign under ``data_stamp``, which changes whenever a consolidated value is
-written, i.e. after every submission and every invalidation.
+The page must render well under a second for a campaign of 10,000 items, so
+it only runs aggregate queries. What is expensive (the agreement statistics
+of the consolidation selectors, per-annotator agreement and medians, the
+figures) lives in a per-campaign *snapshot* (``services/dashboard.py``),
+computed by a Celery task and stored in a cache shared by web and worker
+processes, tagged with ``data_stamp``: the latest consolidation, which
+changes after every submission and invalidation. A page whose snapshot is
+older than the data shows it (with its time) and asks for a fresh one, so
+no request waits for a campaign-wide agreement computation.
 
 Dashboard panels of other apps
 ------------------------------
@@ -21,10 +25,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.filebased import FileBasedCache
 from django.db.models import Avg, Count, F, IntegerField, Max, Min, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -44,23 +51,40 @@ CACHE_SECONDS = 24 * 3600
 ACTIVE_BUCKET_MS = 100
 
 
-# ---------------------------------------------------------------- cache key
+# ---------------------------------------------------------------- snapshot store
+def dashboard_cache() -> BaseCache:
+    """The cache the snapshots live in: ``CACHES["dashboard"]`` if configured, else files under VAR_DIR.
+
+    Files, not the default local-memory cache, because the worker that
+    computes a snapshot and the web process that shows it are different processes.
+    """
+    if "dashboard" in settings.CACHES:
+        return caches["dashboard"]
+    global _file_cache
+    if _file_cache is None:
+        _file_cache = FileBasedCache(str(Path(settings.VAR_DIR) / "cache" / "dashboard"),
+                                     {"TIMEOUT": CACHE_SECONDS, "OPTIONS": {"MAX_ENTRIES": 1000}})
+    return _file_cache
+
+
+_file_cache: BaseCache | None = None
+
+
+def campaign_cache_key(*, campaign: Campaign, name: str) -> str:
+    # created_at guards against a re-used primary key (tests, a deleted and re-created campaign).
+    return f"dashboard:{campaign.pk}:{campaign.created_at.timestamp():.6f}:{name}"
+
+
 def data_stamp(*, campaign: Campaign) -> str:
-    """Changes whenever consolidation writes (submissions, invalidations) or reviews change."""
+    """Changes whenever consolidation writes (after submissions and invalidations)."""
     latest = Consolidated.objects.filter(campaign=campaign).aggregate(at=Max("computed_at"), n=Count("id"))
     at = latest["at"].isoformat() if latest["at"] else "none"
-    # created_at guards against a re-used primary key (tests, a deleted and re-created campaign).
-    return f"{campaign.pk}:{campaign.created_at.timestamp():.6f}:{at}:{latest['n']}"
+    return f"{at}:{latest['n']}"
 
 
-def cached(*, campaign: Campaign, name: str, compute, stamp: str | None = None):
-    stamp = stamp or data_stamp(campaign=campaign)
-    key = f"dashboard:{name}:{stamp}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, CACHE_SECONDS)
-    return value
+def snapshot_get(*, campaign: Campaign) -> dict[str, Any] | None:
+    """The latest stored snapshot (any stamp), or None."""
+    return dashboard_cache().get(campaign_cache_key(campaign=campaign, name="snapshot"))
 
 
 # ---------------------------------------------------------------- progress
@@ -115,7 +139,8 @@ _ALIASES = {"iou": ("iou", "mean_iou", "mean_pairwise_iou"), "kendall_w": ("kend
             "fleiss_kappa": ("fleiss_kappa", "kappa"), "unanimous_share": ("unanimous_share",)}
 
 
-def _agreement_raw(campaign: Campaign) -> dict[str, dict[str, Any]]:
+def agreement_raw(*, campaign: Campaign) -> dict[str, dict[str, Any]]:
+    """The consolidation selectors' campaign agreement (expensive: it reads every valid answer)."""
     try:
         from annotator.selectors.consolidation import campaign_agreement
     except ImportError:  # consolidation not installed yet: the table stays empty
@@ -131,9 +156,9 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def agreement_table(*, campaign: Campaign, stamp: str | None = None) -> list[dict[str, Any]]:
+def agreement_table(*, campaign: Campaign, raw: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Per attribute: the agreement statistics of the consolidation selectors, in fixed columns."""
-    raw = cached(campaign=campaign, name="agreement", compute=lambda: _agreement_raw(campaign), stamp=stamp)
+    raw = raw or {}
     rows = []
     for attribute in Attribute.objects.filter(campaign=campaign).order_by("order", "id"):
         stats = raw.get(attribute.key) or {}
@@ -179,7 +204,8 @@ def _consensus_by_annotator(campaign: Campaign) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _annotator_stats(campaign: Campaign) -> dict[str, Any]:
+def annotator_stats(*, campaign: Campaign) -> dict[str, Any]:
+    """The expensive per-annotator figures: answers, median active time, agreement (snapshot part)."""
     answers = dict(Response.objects.filter(attribute__campaign=campaign, valid=True)
                    .values_list("annotator_id").annotate(n=Count("id")))
     consensus = _consensus_by_annotator(campaign)
@@ -194,9 +220,13 @@ def _consensus_value(stats: dict[str, Any]) -> float | None:
     return None
 
 
-def annotator_table(*, campaign: Campaign, stamp: str | None = None) -> list[dict[str, Any]]:
-    """Per annotator: answers, median active time, agreement with consensus, skips, gold score, qualified."""
-    heavy = cached(campaign=campaign, name="annotators", compute=lambda: _annotator_stats(campaign), stamp=stamp)
+def annotator_table(*, campaign: Campaign, heavy: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per annotator: answers, median active time, agreement with consensus, skips, gold score, qualified.
+
+    Assignments, skips and gold standing are read live; answers, medians and
+    agreement with the consensus come from the snapshot (``heavy``; None -> blank).
+    """
+    heavy = heavy or {"answers": {}, "medians": {}, "consensus": {}}
     by_status: dict[int, Counter] = defaultdict(Counter)
     names: dict[int, str] = {}
     for annotator_id, username, status, n in (Assignment.objects.filter(campaign=campaign)

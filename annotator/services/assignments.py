@@ -30,6 +30,7 @@ from annotator.selectors.assignments import (
     target_image_ids,
 )
 from annotator.services.reviews import quality_after_submit
+from annotator.services.quality import standing_ensure
 from annotator.validation import ValueContext, submission_validate
 
 DRAFT_MAX_BYTES = 256 * 1024
@@ -255,6 +256,7 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str = "") -> Assig
             slot.n_open = max(slot.n_open - 1, 0)
         Slot.objects.bulk_update(list(slots.values()), ["n_open"])
         assignment_event(event="skipped", assignment=assignment, reason=assignment.skip_reason)
-    standing, _ = AnnotatorStanding.objects.get_or_create(campaign_id=assignment.campaign_id, annotator=annotator)
+    # The quality gate reads n_skips against the campaign's skip limit.
+    standing = standing_ensure(campaign=assignment.campaign, annotator=annotator)
     AnnotatorStanding.objects.filter(pk=standing.pk).update(n_skips=F("n_skips") + 1)
     return assignment

@@ -255,10 +255,11 @@ def _chunk_consolidate(*, campaign: Campaign, target_ids: Sequence[int], attribu
         existing = _existing(campaign_id=campaign.pk, id_range=id_range)
         results: dict[tuple[int, int], Result] = {}
         pending, batch = [], []
+        specs: dict = {}
         for target_id, attribute_id, _, values in valid_answers_grouped(attribute_ids=list(attributes),
                                                                         id_range=id_range):
             attribute = attributes[attribute_id]
-            spec = target_spec(bases[attribute_id], infos.get(target_id))
+            spec = target_spec(bases[attribute_id], infos.get(target_id), specs)
             if attribute.kind == AttributeKind.POINTS and pool is not None:
                 paths = _heatmap_paths(campaign_id=campaign.pk, target_id=target_id, attribute=attribute,
                                        spec=spec, values=values)

@@ -154,7 +154,10 @@ def _record_from_mapping(line: int, raw: dict[str, Any]) -> ImportRecord | Refus
     group = text("group")
     if len(group) > Group._meta.get_field("name").max_length:
         return Refusal(line, "invalid_field", "group is longer than 200 characters")
-    return ImportRecord(line=line, prompt=prompt, image=image, group=group, generator=text("generator")[:100],
+    generator = text("generator")
+    if len(generator) > Image._meta.get_field("generator").max_length:
+        return Refusal(line, "invalid_field", "generator is longer than 100 characters")
+    return ImportRecord(line=line, prompt=prompt, image=image, group=group, generator=generator,
                         seed=seed, external_id=external_id, meta=meta, split=split)
 
 

@@ -63,12 +63,14 @@ def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
     leases_expire(campaign=campaign)
     with transaction.atomic():
         if connection.features.has_select_for_update:
-            # One request per annotator at a time. NO KEY UPDATE leaves inserts
-            # that reference the user (responses) unblocked.
+            # One request per annotator at a time (SQLite's write transactions
+            # already are). NO KEY UPDATE leaves inserts that reference the user
+            # (responses) unblocked.
             get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk").first()
-            live = assignment_live_get(campaign=campaign, annotator=annotator)
-            if live is not None:
-                return live
+        # Again, now that a twin request that got here first has committed.
+        live = assignment_live_get(campaign=campaign, annotator=annotator)
+        if live is not None:
+            return live
         issuer = import_string(settings.ANNOTATOR_TASK_ISSUER)
         return issuer(campaign=campaign, annotator=annotator)
 

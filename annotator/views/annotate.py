@@ -14,7 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotator.markdown import markdown_render
 from annotator.models import Campaign
-from annotator.roles import is_researcher, user_role
+from annotator.roles import is_inspector, is_researcher, user_role
 from annotator.selectors.annotate import (
     annotator_submitted_count,
     campaign_overview,
@@ -34,6 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "annotator/home.html", {
         "rows": rows,
         "is_researcher": researcher,
+        "is_inspector": is_inspector(request.user),
         "role": user_role(request.user),
     })
 

@@ -1,8 +1,10 @@
 """The researcher's dashboard: progress, agreement, annotators, figures, heatmaps, exports.
 
-Researchers only. Figures are PNGs drawn by ``annotator.plots`` and cached per
-campaign under the data stamp of ``annotator.selectors.dashboard`` (the latest
-consolidation), so reloading the page never redraws an unchanged figure.
+Researchers only. The page runs aggregate queries only; agreement statistics
+and the figures (PNGs drawn by ``annotator.plots``) come from the campaign's
+snapshot (``annotator.services.dashboard``), recomputed by a task when the
+latest consolidation is newer, so reloading never redraws an unchanged figure
+and no request waits for a campaign-wide computation.
 """
 from __future__ import annotations
 
@@ -18,11 +20,7 @@ from annotator import plots
 from annotator.models import Attribute, AttributeKind, Campaign, Consolidated, Target
 from annotator.roles import is_researcher
 from annotator.selectors import dashboard as selectors
-
-PLOT_DATA = {
-    "likert_spread": selectors.likert_spreads,
-    "sxs_tallies": selectors.sxs_tallies,
-}
+from annotator.services.dashboard import PLOT_DATA, dashboard_snapshot_for
 
 
 def _campaign_for_researcher(request: HttpRequest, campaign_id: int) -> Campaign:
@@ -36,22 +34,24 @@ def _campaign_for_researcher(request: HttpRequest, campaign_id: int) -> Campaign
 @require_GET
 def dashboard(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_for_researcher(request, campaign_id)
-    stamp = selectors.data_stamp(campaign=campaign)
+    snapshot, state = dashboard_snapshot_for(campaign=campaign)
     kinds = set(Attribute.objects.filter(campaign=campaign).values_list("kind", flat=True))
     context = {
         "campaign": campaign,
+        "snapshot_state": state,
+        "snapshot_at": snapshot["computed_at"] if snapshot else None,
+        "snapshot_version": snapshot["stamp"] if snapshot else "",
         "totals": selectors.campaign_totals(campaign=campaign),
         "progress": selectors.attribute_progress(campaign=campaign),
-        "agreement": selectors.agreement_table(campaign=campaign, stamp=stamp),
+        "agreement": selectors.agreement_table(campaign=campaign, raw=snapshot and snapshot["agreement"]),
         "agreement_columns": selectors.AGREEMENT_COLUMNS,
-        "annotators": selectors.annotator_table(campaign=campaign, stamp=stamp),
+        "annotators": selectors.annotator_table(campaign=campaign, heavy=snapshot and snapshot["annotators"]),
         "has_likert": AttributeKind.LIKERT in kinds,
         "has_sxs": AttributeKind.SXS in kinds,
         "has_points": AttributeKind.POINTS in kinds,
         "heatmap_targets": selectors.heatmap_targets(campaign=campaign) if AttributeKind.POINTS in kinds else [],
         "exports": selectors.export_jobs(campaign=campaign),
         "panels": selectors.dashboard_panels(campaign=campaign, request=request),
-        "stamp": stamp,
     }
     return render(request, "annotator/dashboard.html", context)
 
@@ -62,8 +62,10 @@ def plot(request: HttpRequest, campaign_id: int, name: str) -> HttpResponse:
     campaign = _campaign_for_researcher(request, campaign_id)
     if name not in plots.PLOTS:
         raise Http404(f"No figure named {name!r}.")
-    png = selectors.cached(campaign=campaign, name=f"plot:{name}",
-                           compute=lambda: plots.PLOTS[name](PLOT_DATA[name](campaign=campaign)))
+    snapshot = selectors.snapshot_get(campaign=campaign)
+    # The snapshot's figure (possibly of slightly older data while a refresh runs);
+    # drawn here only when the campaign has none yet.
+    png = snapshot["plots"][name] if snapshot else plots.PLOTS[name](PLOT_DATA[name](campaign=campaign))
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=60"
     return response

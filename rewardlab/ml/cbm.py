@@ -101,7 +101,9 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
 
     Rows with no known concept and no known coarse label carry no information;
     they are dropped before anything is fitted (the input scaler included), so
-    adding such rows changes nothing, bit for bit.
+    adding such rows changes nothing, bit for bit. In the two-stage modes the
+    scaler and stage 1 see only rows with at least one known concept, so the
+    coarse labels never change stage 1.
     """
 
     _joblib_attrs: ClassVar[tuple[str, ...]] = ("scaler_", "aggregator_", "classes_")
@@ -163,10 +165,16 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         self.concept_names_ = names
         self.classes_ = np.array([0, 1])
 
-        # Drop rows that carry no label at all before scaling and batching.
+        # Drop rows that carry no label at all before scaling and batching, and
+        # fit the scaler on exactly the rows the network trains on: rows with a
+        # known concept (all labelled rows in joint mode, where y trains it too).
         keep = mask.any(axis=1) | y_known
         X, C, mask, y, y_known = X[keep], C[keep], mask[keep], y[keep], y_known[keep]
-        Z = self._fit_scaler(X)
+        if not mask.any():
+            raise ValueError("no known concept value to train stage 1 on")
+        network_rows = np.ones(len(X), dtype=bool) if self.mode == "joint" else mask.any(axis=1)
+        self._fit_scaler(X[network_rows])
+        Z = self.scaler_.transform(X).astype(np.float32)
 
         device = resolve_device(self.device)
         self.device_ = str(device)
@@ -192,8 +200,6 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         # Rows with only a coarse label add zero gradient to stage 1, but would
         # still shift the batching; stage 1 trains on rows with a known concept.
         rows = mask.any(axis=1)
-        if not rows.any():
-            raise ValueError("no known concept value to train stage 1 on")
         Zt = torch.from_numpy(Z[rows]).to(device)
         Ct = torch.from_numpy(np.nan_to_num(C[rows]).astype(np.float32)).to(device)
         Mt = torch.from_numpy(mask[rows].astype(np.float32)).to(device)

@@ -55,7 +55,7 @@ function showCard(title, text, { retry = false } = {}) {
   task = null;
   app.querySelector(".task-meta").hidden = true;
   setStatus("");
-  root.replaceChildren(el("section", { class: "card end-card", dataset: { state: title } },
+  root.replaceChildren(el("section", { class: "card end-card" },
     el("h2", { text: title }),
     el("p", { text }),
     el("div", { class: "actions" },
@@ -125,11 +125,12 @@ function render(a) {
   timer.reset();
   const target = a.target || {};
   const images = target.images || [];
-  const submissionId = store.get(store.submissionKey(a.id)) || (a.draft && a.draft.submission_id) || newUuid();
+  // One id per assignment, kept across reloads, so a retry can never make a second set.
+  const submissionId = store.get(store.submissionKey(a.id)) || newUuid();
   store.set(store.submissionKey(a.id), submissionId);
 
   task = {
-    assignment: a, sections: [], current: null, dirty: false, version: 0, savedVersion: 0,
+    assignment: a, sections: [], current: null, dirty: false, version: 0,
     submissionId, inFlight: false, saving: false, stage: null,
   };
 
@@ -191,7 +192,7 @@ function render(a) {
     }
   }
   timer.restore(draft.active_ms || {});
-  task.version = task.savedVersion = 0;
+  task.version = 0;
   renderLease(a.lease_expires_at);
   app.querySelector(".task-meta").hidden = false;
   const saved = app.querySelector('[data-progress="saved"]');
@@ -435,14 +436,13 @@ async function saveDraft({ keepalive = false } = {}) {
   if (!task || task.inFlight || task.saving) return;
   const current = task;
   const version = current.version;
-  const body = { responses: collectResponses(), active_ms: timer.snapshot(allKeys()), submission_id: current.submissionId };
+  const body = { responses: collectResponses(), active_ms: timer.snapshot(allKeys()) };
   current.saving = true;
   const saved = app.querySelector('[data-progress="saved"]');
   try {
     const result = await apiCall("PUT", `${cfg.assignmentsUrl}${current.assignment.id}/draft`, body, { keepalive });
     if (task !== current) return; // submitted or skipped meanwhile: nothing to report
     if (result.status >= 200 && result.status < 300) {
-      current.savedVersion = version;
       if (current.version === version) current.dirty = false;
       saved.textContent = `draft saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
       saved.classList.remove("warn");

@@ -114,3 +114,19 @@ def test_researchers_use_admin_and_annotators_do_not(campaign):
     assert client.get(reverse("admin:annotator_item_changelist")).status_code == 200
     client.force_login(user_create(username="ann-x", role="annotator")[0])
     assert client.get(reverse("admin:annotator_item_changelist")).status_code == 302
+
+
+def test_gold_answers_are_validated_like_submissions(admin_client, campaign):
+    item = campaign.items.first()
+    overall = campaign.attributes.get(key="overall")
+    url = reverse("admin:annotator_goldanswer_add")
+    response = admin_client.post(url, {"target": item.target.pk, "attribute": overall.pk, "value": '{"value": 9}'})
+    assert response.status_code == 200  # the form again, with the error
+    assert (GoldAnswer.objects.count(), Target.objects.filter(is_gold=True).count()) == (0, 0)
+    response = admin_client.post(url, {"target": item.target.pk, "attribute": overall.pk, "value": '{"value": 4}'})
+    assert response.status_code == 302
+    gold = GoldAnswer.objects.get()
+    assert (gold.target_id, gold.attribute_id, gold.value, gold.created_by.username) == (
+        item.target.pk, overall.pk, {"value": 4}, "admin")
+    item.target.refresh_from_db()
+    assert item.target.is_gold is True

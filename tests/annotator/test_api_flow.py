@@ -6,7 +6,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 
 from annotator import hooks
 from annotator.errors import ConflictError
@@ -48,8 +47,10 @@ def campaign(db):
 def events(monkeypatch):
     """Every hook call, as (event, assignment id)."""
     seen: list[tuple[str, int]] = []
-    module = SimpleNamespace(on_assignment_event=lambda *, event, assignment, **info: seen.append((event, assignment.pk)))
-    monkeypatch.setattr(hooks, "_hook_modules", lambda: (module,))
+    def on_assignment_event(*, event, assignment, **info):
+        seen.append((event, assignment.pk))
+
+    monkeypatch.setattr(hooks, "_hook_modules", lambda: (SimpleNamespace(on_assignment_event=on_assignment_event),))
     return seen
 
 
@@ -463,3 +464,35 @@ def test_schema_lists_the_annotation_endpoints(client):
     for path in ("/api/tasks/next:", "/api/assignments/{assignment_id}:", "/api/assignments/{assignment_id}/submit:",
                  "/api/assignments/{assignment_id}/skip:", "/api/assignments/{assignment_id}/draft:"):
         assert path in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_double_start_in_parallel_gets_one_lease(client_for):
+    """Eight tabs of one annotator press Start at once: one lease (on any database)."""
+    import threading
+
+    from django.db import connection
+
+    campaign = f.campaign_make(presets=["tia2"])
+    for _ in range(3):
+        f.item_make(campaign=campaign)
+    user = f.user_make()
+    barrier, ids = threading.Barrier(8), []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            ids.append(client_for(user).post(NEXT, {"campaign": campaign.pk}, format="json").json()["assignment"]["id"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(ids) == 8
+    assert len(set(ids)) == 1
+    assert Assignment.objects.count() == 1
+    assert sum(Slot.objects.values_list("n_open", flat=True)) == 1

@@ -119,3 +119,22 @@ def test_compare_with_consensus_region():
 def test_points_without_image_size_are_refused():
     with pytest.raises(ValueError, match="image size"):
         consolidate("points", [MARK], Spec(kind="points", options=("artifact",)))
+
+
+def test_points_job_writes_the_same_bytes_as_the_float_map(tmp_path):
+    from PIL import Image
+
+    from annotator.consolidation.points import points_job
+
+    # Six annotators: k / 6 includes 5/6 * 255 = 212.5, where rounding the float decides.
+    answers = [MARK] * 5 + [NOTHING]
+    heat = consolidate("points", answers, SMALL).heatmaps["artifact"]
+    result = points_job(answers, SMALL, {"artifact": "h/t_a_artifact.png"}, str(tmp_path))
+    written = (tmp_path / "h" / "t_a_artifact.png").read_bytes()
+    assert written == heatmap_to_png(heat)
+    assert result.value["heatmaps"]["artifact"]["path"] == "h/t_a_artifact.png"
+    assert result.heatmaps == {}
+    with Image.open(tmp_path / "h" / "t_a_artifact.png") as image:
+        # Pixel values are the grey levels whether read as palette indices or converted to greyscale.
+        assert np.asarray(image)[2, 12] == np.asarray(image.convert("L"))[2, 12] == round(5 / 6 * 255)
+    assert list(tmp_path.joinpath("h").iterdir()) == [tmp_path / "h" / "t_a_artifact.png"]  # no temp file left

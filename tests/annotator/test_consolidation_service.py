@@ -23,8 +23,11 @@ YES, NO, SKIP = {"value": True}, {"value": False}, {"skipped": True}
 
 
 @pytest.fixture
-def annotators(make_user):
-    return [make_user(f"cons-ann{i}") for i in range(3)]
+def annotators(db):
+    # Plain users: consolidation does not look at roles (and role setup is slow).
+    from django.contrib.auth import get_user_model
+
+    return [get_user_model().objects.create(username=f"cons-ann{i}") for i in range(3)]
 
 
 @pytest.fixture
@@ -133,7 +136,7 @@ def test_points_heatmap_stored_as_png_and_removed_with_the_row(campaign, annotat
     assert not os.path.exists(path)
 
 
-def test_keywords_ranking_sxs_and_category_targets(make_user, annotators):
+def test_keywords_ranking_sxs_and_category_targets(annotators):
     campaign = f.campaign_make(presets=["richhf", "imagereward", "sxs"], overlap=3)
     a, b, c = annotators
     prompt = f.prompt_make(text="a red cube on a blue sphere")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 
 from annotator.models import ExportJob, Item
 from annotator.selectors import dashboard as selectors
@@ -26,10 +25,10 @@ def broken_provider(campaign):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
+def _fresh_cache(settings, tmp_path):
+    settings.CACHES = {**settings.CACHES, "dashboard": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "dash-cache")}}
     yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -107,17 +106,65 @@ def test_likert_spreads_and_sxs_tallies(filled):
 
 
 @pytest.mark.parametrize("name", ["likert_spread", "sxs_tallies"])
-def test_plots_are_png_and_cached_by_the_consolidation_stamp(filled, researcher_user, client, name):
+def test_plots_are_png_from_the_snapshot(filled, researcher_user, client, name):
     client.force_login(researcher_user)
     url = f"/campaigns/{filled.campaign.pk}/dashboard/plots/{name}.png"
     first = client.get(url)
     assert first.status_code == 200
     assert first["Content-Type"] == "image/png"
     assert first.content.startswith(PNG_MAGIC)
-    stamp = selectors.data_stamp(campaign=filled.campaign)
-    assert cache.get(f"dashboard:plot:{name}:{stamp}") == first.content
-    assert client.get(url).content == first.content
+    client.get(f"/campaigns/{filled.campaign.pk}/dashboard/")  # computes the snapshot (small campaign)
+    snapshot = selectors.snapshot_get(campaign=filled.campaign)
+    assert snapshot["stamp"] == selectors.data_stamp(campaign=filled.campaign)
+    assert client.get(url).content == snapshot["plots"][name] == first.content
     assert client.get(f"/campaigns/{filled.campaign.pk}/dashboard/plots/nope.png").status_code == 404
+
+
+def test_snapshot_is_stale_until_refreshed(filled, researcher_user, client, monkeypatch):
+    """A page never waits for a big campaign: it shows the older snapshot and sends a refresh."""
+    from annotator.services import dashboard as service
+    from annotator.tasks import quality as tasks
+
+    client.force_login(researcher_user)
+    url = f"/campaigns/{filled.campaign.pk}/dashboard/"
+    assert client.get(url).context["snapshot_state"] == "fresh"
+    old = selectors.snapshot_get(campaign=filled.campaign)
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.dashboard_refresh_task, "delay", lambda campaign_id: sent.append(campaign_id))
+    item = f.item_make(campaign=filled.campaign)
+    f.response_make(annotator=filled.annotators[0], target=item.target, attribute=filled.attrs["overall"],
+                    value={"value": 2})
+    campaign_consolidate(campaign=filled.campaign)
+
+    for _ in range(2):  # the second reload sends nothing new while the refresh runs
+        page = client.get(url)
+        assert page.context["snapshot_state"] == "stale"
+        assert page.context["snapshot_at"] == old["computed_at"]
+        assert "newer answers are being included" in page.content.decode()
+    assert sent == [filled.campaign.pk]
+
+    service.dashboard_snapshot_refresh(campaign=filled.campaign)
+    page = client.get(url)
+    assert page.context["snapshot_state"] == "fresh"
+    rows = {row["username"]: row for row in page.context["annotators"]}
+    assert rows["alice"]["answers"] == 16
+    assert sent == [filled.campaign.pk]
+
+
+def test_a_big_campaign_without_snapshot_is_pending(filled, researcher_user, client, monkeypatch):
+    from annotator.services import dashboard as service
+    from annotator.tasks import quality as tasks
+
+    monkeypatch.setattr(service, "INLINE_MAX_RESPONSES", 10)
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.dashboard_refresh_task, "delay", lambda campaign_id: sent.append(campaign_id))
+    client.force_login(researcher_user)
+    page = client.get(f"/campaigns/{filled.campaign.pk}/dashboard/")
+    assert page.status_code == 200 and page.context["snapshot_state"] == "pending"
+    assert "being computed" in page.content.decode()
+    assert sent == [filled.campaign.pk]
+    # Live parts are there regardless.
+    assert {row["key"]: row["responses"] for row in page.context["progress"]}["overall"] == 4
 
 
 def test_plots_of_an_empty_campaign(researcher_user, client, db):
@@ -198,7 +245,7 @@ def test_query_count_does_not_grow_with_the_campaign(filled, researcher_user, cl
     """Aggregates only: more items and answers add no queries (the figures' data is cached per stamp)."""
     client.force_login(researcher_user)
     url = f"/campaigns/{filled.campaign.pk}/dashboard/"
-    client.get(url)  # warm the per-stamp cache
+    client.get(url)  # the snapshot for this stamp
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -377,8 +377,11 @@ def test_heatmap_shards_split_by_items_and_can_be_left_out(built, tmp_path):
         f.response_make(annotator=user, target=group_items[0].target, attribute=points,
                         value={"points": [{"x": 0.25, "y": 0.25, "label": "artifact"}], "none": False})
     campaign_consolidate(campaign=campaign, workers=0)
-    dataset_export(campaign=campaign, out_dir=tmp_path / "out", formats=["heatmaps"],
-                   options={"items_per_shard": 1, "workers": 0})
+    inline = dataset_export(campaign=campaign, out_dir=tmp_path / "out", formats=["heatmaps"],
+                            options={"items_per_shard": 1, "workers": 0})
+    pooled = dataset_export(campaign=campaign, out_dir=tmp_path / "pooled", formats=["heatmaps"],
+                            options={"items_per_shard": 1, "workers": 2})
+    assert pooled["files"] == inline["files"] and inline["counts"]["heatmaps_npz_shards"] == 2
     ext = group_items[0].external_id
     index = _read_jsonl(tmp_path / "out" / "heatmaps" / "index.jsonl")
     assert [(e["key"], e["npz"]) for e in index] == [(f"{ext}/artifact", "heatmaps/heatmaps-00000.npz"),
@@ -390,6 +393,6 @@ def test_heatmap_shards_split_by_items_and_can_be_left_out(built, tmp_path):
 
     manifest = dataset_export(campaign=campaign, out_dir=tmp_path / "png", formats=["heatmaps"],
                               options={"npz": False})
-    assert sorted(manifest["files"]) == ["heatmaps/artifact/lone%2F1%20x.png", f"heatmaps/artifact/{ext}.png",
-                                         "heatmaps/index.jsonl"]
+    assert sorted(manifest["files"]) == sorted([f"heatmaps/artifact/{ext}.png", "heatmaps/artifact/lone%2F1%20x.png",
+                                                "heatmaps/index.jsonl"])
     assert manifest["counts"]["heatmaps_npz_shards"] == 0

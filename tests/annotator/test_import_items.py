@@ -141,6 +141,23 @@ def test_csv_manifest_imports_everything(campaign, good_rows, tmp_path, settings
     assert_good_import(campaign, report, settings, tmp_path)
 
 
+def test_csv_line_numbers_count_the_header(campaign, tmp_path):
+    write_png(tmp_path / "a.png", seed=1)
+    (tmp_path / "m.csv").write_text(
+        "\ufeffprompt,image,seed,meta\n"             # line 1 (with a spreadsheet's byte-order mark)
+        f"{CAT},a.png,1,\"{{\"\"k\"\": 1}}\"\n"  # line 2
+        f"{CAT},b.png,,\n"                          # line 3: no such file
+        ",,,\n"                                      # line 4: empty, skipped
+        f"\"{DOG}\",a.png,x,\n"                     # line 5: bad seed
+        f"{CAT},a.png,,{{not json\n")                # line 6: bad meta
+    report = items_import(campaign=campaign, manifest_path=tmp_path / "m.csv")
+    assert report.imported == 1
+    assert [(r.line, r.reason) for r in report.refused] == [
+        (3, "missing_file"), (5, "invalid_field"), (6, "invalid_field")]
+    item = Item.objects.get()
+    assert (item.meta, item.image.seed) == ({"k": 1}, 1)
+
+
 def test_second_run_changes_nothing(campaign, good_rows, tmp_path, settings):
     manifest = write_jsonl(tmp_path / "m.jsonl", good_rows)
     items_import(campaign=campaign, manifest_path=manifest)

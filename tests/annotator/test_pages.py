@@ -83,6 +83,15 @@ def test_home_shows_researchers_every_campaign_and_their_links(campaign, researc
     assert f'href="/campaigns/{paused.pk}/annotate/"' not in html
 
 
+def test_home_links_inspectors_to_the_review_queue(campaign, inspector_user, annotator_user):
+    inspector_html = logged_in(inspector_user).get("/").content.decode()
+    annotator_html = logged_in(annotator_user).get("/").content.decode()
+
+    assert f'href="/campaigns/{campaign.pk}/review/"' in inspector_html
+    assert f'href="/campaigns/{campaign.pk}/review/"' not in annotator_html
+    assert f"/campaigns/{campaign.pk}/dashboard/" not in inspector_html
+
+
 def test_overview_is_for_researchers_only(campaign, annotator_user, inspector_user):
     assert logged_in(annotator_user).get(f"/campaigns/{campaign.pk}/").status_code == 403
     assert logged_in(inspector_user).get(f"/campaigns/{campaign.pk}/").status_code == 403

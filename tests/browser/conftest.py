@@ -115,15 +115,15 @@ def shoot(screenshot_dir):
 
     def do(page, name: str, selector: str | None = None) -> Path:
         path = screenshot_dir / f"{name}.png"
+        # Sticky parts (image column, submit bar) would sit where the viewport
+        # ended or cover the element; in a picture they belong in the flow.
+        style = page.add_style_tag(content=".media, .task-foot { position: static !important; }")
         if selector is not None:
             page.locator(selector).first.screenshot(path=str(path))
         else:
-            # Sticky parts (image column, submit bar) would sit where the
-            # viewport ended; a page-long picture shows them in the flow.
-            style = page.add_style_tag(content=".media, .task-foot { position: static !important; }")
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(path), full_page=True)
-            style.evaluate("node => node.remove()")
+        style.evaluate("node => node.remove()")
         return path
 
     return do
