@@ -238,6 +238,8 @@ class Slot(models.Model):
             models.Index(fields=["campaign", "attribute", "n_done"]),
             # The default next-task policy walks this in order and stops at the first open slot.
             models.Index("campaign", models.F("n_done") + models.F("n_open"), "id", name="slot_fill_order"),
+            # The cost-aware issuer (elicitation) reads the best-scored open slots first.
+            models.Index(fields=["campaign", "-score", "id"], name="slot_score_order"),
         ]
 
 

@@ -189,7 +189,7 @@ def main() -> None:
                 try:
                     requests.get(f"{base}/accounts/login/", timeout=1)
                     break
-                except requests.ConnectionError:
+                except requests.RequestException:
                     time.sleep(0.5)
             for n in client_counts:
                 results[n].append(run_once(base, campaign, tokens[:n], n, args.seconds, seed=run))

@@ -53,8 +53,8 @@ def _django(var_dir: Path) -> None:
     settings.REWARDLAB_NOTIFY = False
 
 
-def _answers(rng, n_tokens: int) -> dict[str, dict]:
-    """One annotator's richhf answers for one item; flaws near a per-item centre so maps overlap."""
+def _answers(rng, n_tokens: int, flaws) -> dict[str, dict]:
+    """One annotator's richhf answers for one item; points near the item's flaw centres so maps overlap."""
     import numpy as np
 
     out = {}
@@ -63,8 +63,8 @@ def _answers(rng, n_tokens: int) -> dict[str, dict]:
         if rng.random() < p_none:
             out[key] = {"points": [], "none": True}
         else:
-            centre = rng.random(2)
-            pts = np.clip(centre + rng.normal(0, 0.08, size=(int(rng.integers(1, most + 1)), 2)), 0, 1)
+            centre = flaws[key]
+            pts = np.clip(centre + rng.normal(0, 0.04, size=(int(rng.integers(1, most + 1)), 2)), 0, 1)
             out[key] = {"points": [{"x": round(float(x), 4), "y": round(float(y), 4), "label": label}
                                    for x, y in pts], "none": False}
     flagged = np.flatnonzero(rng.random(n_tokens) < 0.12)
@@ -113,9 +113,10 @@ def build(var_dir: Path, n_items: int, seed: int) -> dict:
             Assignment(campaign=campaign, annotator=u, target=t, status="submitted", lease_expires_at=now,
                        submitted_at=now) for t in targets for u in users])
         responses = []
+        flaws = {t.pk: {"artifact_points": rng.random(2), "misalignment_points": rng.random(2)} for t in targets}
         for assignment, target, prompt in zip(assignments, [t for t in targets for _ in users],
                                               [p for p in prompts for _ in users]):
-            for key, value in _answers(rng, len(prompt.tokens)).items():
+            for key, value in _answers(rng, len(prompt.tokens), flaws[target.pk]).items():
                 responses.append(Response(assignment=assignment, attribute=attributes[key], target=target,
                                           annotator_id=assignment.annotator_id, value=value, active_ms=5000))
         Response.objects.bulk_create(responses, batch_size=5000)

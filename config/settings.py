@@ -204,4 +204,4 @@ ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=[])
 # Extra panels on the researcher's dashboard, as dotted paths to functions
 # ``(campaign) -> {"title", "template", "context"}`` (see annotator/selectors/dashboard.py);
 # this is how elicitation and rewardlab show budgets and models without annotator importing them.
-DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=[])
+DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=["rewardlab.dashboard.model_panel"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,10 +25,10 @@ class IsInspector(permissions.BasePermission):
 class ReviewQueueApi(APIView):
     permission_classes = [IsInspector]
 
-    class InputSerializer(serializers.Serializer):
+    class ReviewQueueInputSerializer(serializers.Serializer):
         k = serializers.IntegerField(min_value=1, max_value=200, default=20)
 
-    class OutputSerializer(serializers.Serializer):
+    class ReviewQueueOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         target = serializers.IntegerField(source="target_id")
         target_type = serializers.CharField(source="target.type")
@@ -41,23 +41,24 @@ class ReviewQueueApi(APIView):
             return f"/campaigns/{obj.campaign_id}/review/?assignment={obj.pk}"
 
     @extend_schema(parameters=[OpenApiParameter("k", int, description="How many assignments (1-200, default 20).")],
-                   responses={200: OutputSerializer(many=True)})
+                   responses={200: inline_serializer("ReviewQueuePage", {
+                       "results": ReviewQueueOutputSerializer(many=True)})})
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_object_or_404(Campaign, pk=campaign_id)
-        params = self.InputSerializer(data=request.query_params)
+        params = self.ReviewQueueInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         queue = review_sample(campaign=campaign, inspector=request.user, k=params.validated_data["k"])
-        return Response({"results": self.OutputSerializer(queue, many=True).data})
+        return Response({"results": self.ReviewQueueOutputSerializer(queue, many=True).data})
 
 
 class ReviewSubmitApi(APIView):
     permission_classes = [IsInspector]
 
-    class InputSerializer(serializers.Serializer):
+    class ReviewInputSerializer(serializers.Serializer):
         verdict = serializers.ChoiceField(choices=["accepted", "invalidated", "accept", "invalidate"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    class OutputSerializer(serializers.Serializer):
+    class ReviewOutputSerializer(serializers.Serializer):
         review = serializers.IntegerField(source="pk")
         assignment = serializers.IntegerField(source="assignment_id")
         verdict = serializers.CharField()
@@ -65,10 +66,10 @@ class ReviewSubmitApi(APIView):
         status = serializers.CharField(source="assignment.status")
         created_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=ReviewInputSerializer, responses={201: ReviewOutputSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment = get_object_or_404(Assignment, pk=assignment_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         review = review_submit(assignment=assignment, inspector=request.user, **data.validated_data)
-        return Response(self.OutputSerializer(review).data, status=status.HTTP_201_CREATED)
+        return Response(self.ReviewOutputSerializer(review).data, status=status.HTTP_201_CREATED)

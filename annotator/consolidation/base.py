@@ -77,6 +77,20 @@ class Consolidator(Protocol):
         """Agreement over all targets of a campaign for one attribute."""
 
 
+def answer_agreements(consolidator: Consolidator, answers: Sequence[Answer],
+                      spec: Spec) -> list[dict[str, float] | None]:
+    """Each answer compared with the consensus of all of them (its own included).
+
+    A consolidator may define ``answer_agreements`` itself when it can do
+    this without recomputing (points reuse their cropped masks).
+    """
+    own = getattr(consolidator, "answer_agreements", None)
+    if own is not None:
+        return own(answers, spec)
+    reference = consolidator.reference(consolidator.consolidate(answers, spec), spec)
+    return [consolidator.compare(answer, reference, spec) for answer in answers]
+
+
 def is_skipped(answer: Answer) -> bool:
     """An explicit skip ("unsure" / "hard to answer"), kept as a response but carrying no label."""
     return bool(answer.get("skipped"))

@@ -239,6 +239,27 @@ class PointsConsolidator:
         mine = answer_masks(answer, labels, (h, w), radius_px(spec))
         return {"agreement": float(np.mean([agreement.iou(mine[label], reference[label]) for label in labels]))}
 
+    def answer_agreements(self, answers: Sequence[Answer], spec: Spec) -> list[dict[str, float] | None]:
+        """Each answer's ``compare`` with the consensus, from the cropped masks drawn once.
+
+        Same numbers as ``compare(answer, reference(consolidate(answers)))``
+        (a pixel is in the consensus when 2 x count > n, i.e. heat > 0.5),
+        without drawing every answer's disks a second time at full size.
+        """
+        n, maps = self.label_maps(answers, spec)
+        answered = [i for i, a in enumerate(answers) if not is_skipped(a)]
+        out: list[dict[str, float] | None] = [None] * len(answers)
+        if not n:
+            return out
+        totals = [0.0] * n
+        for m in maps.values():
+            consensus = 2 * m.counts > n if m.box is not None else None
+            for k in range(n):
+                totals[k] += 1.0 if consensus is None else agreement.iou(m.masks[k], consensus)
+        for k, index in enumerate(answered):
+            out[index] = {"agreement": totals[k] / len(maps)}
+        return out
+
     def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
         return self.campaign_agreement_from_values([self.consolidate(u.answers, u.spec).value for u in units])
 

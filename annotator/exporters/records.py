@@ -239,13 +239,14 @@ def response_records(ctx: ExportContext, *, campaign_id: int) -> Iterator[list[d
              value, active_ms, valid, created_at) in chunk:
             if user_id not in pseudonyms:
                 pseudonyms[user_id] = pseudonym_make(campaign_id=campaign_id, annotator_id=user_id)
-            target: dict[str, Any] = {
-                TargetType.ITEM: lambda: {"item": external_id},
-                TargetType.GROUP: lambda: {"group": group},
-                TargetType.PAIR: lambda: {"pair": [_image_name(names.get(image_a), image_a),
-                                                   _image_name(names.get(image_b), image_b)]},
-                TargetType.PROMPT: lambda: {"prompt": text},
-            }[type_]()
+            if type_ == TargetType.ITEM:
+                target: dict[str, Any] = {"item": external_id}
+            elif type_ == TargetType.GROUP:
+                target = {"group": group}
+            elif type_ == TargetType.PAIR:
+                target = {"pair": [_image_name(names.get(image_a), image_a), _image_name(names.get(image_b), image_b)]}
+            else:
+                target = {"prompt": text}
             records.append({
                 "id": pk, "assignment": assignment_id, "source": source, "annotator": pseudonyms[user_id],
                 "target": target, "attribute": keys[attribute_id],

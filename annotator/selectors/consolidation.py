@@ -18,6 +18,7 @@ import numpy as np
 from django.conf import settings
 
 from annotator.consolidation import CONSOLIDATORS, Spec, Unit
+from annotator.consolidation.base import HEATMAP_MAX_SIDE, answer_agreements
 from annotator.consolidation.points import grid_size, heatmap_from_png
 from annotator.models import (
     Attribute, AttributeKind, Campaign, Consolidated, GoldAnswer, GroupImage, Response, Target, TargetType,
@@ -209,7 +210,7 @@ def campaign_agreement(*, campaign: Campaign, attribute_keys: Iterable[str] | No
 
 def annotator_agreement(*, campaign: Campaign, annotator_id: int | None = None,
                         attribute_keys: Iterable[str] | None = None,
-                        points_max_side: int = 128) -> dict[int, dict[str, Any]]:
+                        points_max_side: int = HEATMAP_MAX_SIDE) -> dict[int, dict[str, Any]]:
     """Per annotator: agreement of their answers with the consensus and with gold answers.
 
     The consensus is recomputed from the valid responses (the annotator's own
@@ -220,9 +221,9 @@ def annotator_agreement(*, campaign: Campaign, annotator_id: int | None = None,
     1 - |k - mean| / (points - 1), with ``abs_dev`` = |k - mean|; ranking:
     pairwise order agreement with the mean ranks (and Kendall's ``tau``);
     points: IoU of the annotator's disk mask with the region more than half
-    of the annotators covered, on a grid of ``points_max_side`` (a coarser
-    grid than the stored heatmaps, so the page stays fast). Unsure / skipped
-    answers are not compared.
+    of the annotators covered (on the stored heatmaps' grid unless
+    ``points_max_side`` says otherwise). Unsure / skipped answers are not
+    compared.
 
     Returns ``{annotator_id: {"n", "agreement", "abs_dev", "gold_n",
     "gold_agreement", "attributes": {key: {...same...}}}}``; with
@@ -242,25 +243,24 @@ def annotator_agreement(*, campaign: Campaign, annotator_id: int | None = None,
             if not target_ids:
                 continue
         gold = dict(GoldAnswer.objects.filter(attribute=attribute).values_list("target_id", "value"))
+        specs: dict = {}
         infos = (target_infos(campaign=campaign, target_ids=target_ids,
                               with_tokens=attribute.kind == AttributeKind.KEYWORDS)
                  if needs_target_info(attribute.kind) else {})
         for target_id, _, annotators, values in valid_answers_grouped(attribute_ids=[attribute.pk],
                                                                       target_ids=target_ids):
-            spec = target_spec(base, infos.get(target_id))
-            references = {"consensus": kind.reference(kind.consolidate(values, spec), spec)}
-            if target_id in gold:
-                references["gold"] = kind.reference(kind.consolidate([gold[target_id]], spec), spec)
-            for who, value in zip(annotators, values):
+            spec = target_spec(base, infos.get(target_id), specs)
+            gold_reference = (kind.reference(kind.consolidate([gold[target_id]], spec), spec)
+                              if target_id in gold else None)
+            for who, value, compared in zip(annotators, values, answer_agreements(kind, values, spec)):
                 if annotator_id is not None and who != annotator_id:
                     continue
-                for source, reference in references.items():
-                    compared = kind.compare(value, reference, spec)
-                    if compared is None:
-                        continue
-                    for metric, number in compared.items():
-                        prefix = "" if source == "consensus" else "gold_"
-                        sums[who][attribute.key][prefix + metric].append(number)
+                metrics = sums[who][attribute.key]
+                for metric, number in (compared or {}).items():
+                    metrics[metric].append(number)
+                if gold_reference is not None:
+                    for metric, number in (kind.compare(value, gold_reference, spec) or {}).items():
+                        metrics["gold_" + metric].append(number)
     return {who: _annotator_summary(per_attribute) for who, per_attribute in sums.items()}
 
 

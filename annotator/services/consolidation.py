@@ -45,6 +45,7 @@ CHUNK_TARGETS = 2000
 # Below this many targets a process pool costs more than it saves.
 POOL_MIN_TARGETS = 400
 POOL_BATCH = 48
+POOL_TIMEOUT_S = 900
 _FIELDS = ("value", "score", "agreement", "n_responses", "n_skipped", "complete")
 _UPDATE_FIELDS = [*_FIELDS, "computed_at"]
 
@@ -275,7 +276,8 @@ def _chunk_consolidate(*, campaign: Campaign, target_ids: Sequence[int], attribu
         if batch:
             pending.append(([k for k, _ in batch], pool.apply_async(points_batch, ([j for _, j in batch],))))
         for keys, async_result in pending:
-            results.update(zip(keys, async_result.get()))
+            # A timeout, because a pool whose worker was killed (out of memory) never answers.
+            results.update(zip(keys, async_result.get(timeout=POOL_TIMEOUT_S)))
         counts = _write(campaign=campaign, results=results, existing=existing)
     counts["heatmaps"] = sum(len(r.value.get("heatmaps") or {}) for key, r in results.items()
                              if attributes[key[1]].kind == AttributeKind.POINTS)

@@ -138,3 +138,17 @@ def test_points_job_writes_the_same_bytes_as_the_float_map(tmp_path):
         # Pixel values are the grey levels whether read as palette indices or converted to greyscale.
         assert np.asarray(image)[2, 12] == np.asarray(image.convert("L"))[2, 12] == round(5 / 6 * 255)
     assert list(tmp_path.joinpath("h").iterdir()) == [tmp_path / "h" / "t_a_artifact.png"]  # no temp file left
+
+
+def test_answer_agreements_reuse_the_masks_and_match_compare():
+    from annotator.consolidation.base import answer_agreements
+
+    points = consolidator("points")
+    other = {"points": [{"x": 0.675, "y": 0.25, "label": "artifact"}], "none": False}
+    answers = [MARK, other, MARK, NOTHING, {"skipped": True}]
+    reference = points.reference(consolidate("points", answers, SMALL), SMALL)
+    expected = [points.compare(a, reference, SMALL) for a in answers]
+    assert answer_agreements(points, answers, SMALL) == expected
+    # consensus: 3 of 4 cover the shared part of the two disks
+    assert expected[0]["agreement"] == pytest.approx(np.sum(reference["artifact"]) / 13, abs=1e-12)
+    assert (expected[3], expected[4]) == ({"agreement": 0.0}, None)

@@ -452,3 +452,34 @@ def test_gold_command_from_file(tmp_path, capsys, db):
     assert capsys.readouterr().out.startswith("goldfile: 0 gold answers on 3 targets (3 unchanged)")
     assert GoldAnswer.objects.count() == 3
     assert items[1].target.is_gold is False
+
+
+def test_review_page_renders_rankings_and_side_by_side(make_user, inspector_user, client):
+    campaign = f.campaign_make(name="rank", presets=["imagereward", "sxs"], overlap=3, inspection_rate=0.0)
+    group = f.group_make(campaign=campaign, n_images=4)
+    pair = f.pair_make(campaign=campaign)
+    ids = list(group.members.order_by("position").values_list("image_id", flat=True))
+    worker = make_user("worker")
+    ranking = f.response_make(annotator=worker, target=group.target, attribute=campaign.attributes.get(key="ranking"),
+                              value={"levels": [[ids[2]], [ids[0], ids[1]], [], [ids[3]], []]})
+    sxs = f.response_make(annotator=worker, target=pair.target, attribute=campaign.attributes.get(key="sxs"),
+                          value={"choice": "B>>A", "a": pair.image_b_id, "b": pair.image_a_id})
+    client.force_login(inspector_user)
+
+    html = client.get(f"/campaigns/{campaign.pk}/review/?assignment={ranking.assignment_id}").content.decode()
+    levels = html.split('<ol class="qc-ranking">')[1].split("</ol>")[0]
+    assert [chunk.count("<img") for chunk in levels.split('<span class="qc-level">')[1:]] == [1, 2, 0, 1, 0]
+    assert levels.index(f'title="#{ids[2]}"') < levels.index(f'title="#{ids[0]}"') < levels.index(f'title="#{ids[3]}"')
+    assert html.count('class="qc-figure"') == 4
+
+    html = client.get(f"/campaigns/{campaign.pk}/review/?assignment={sxs.assignment_id}").content.decode()
+    assert f'B&gt;&gt;A <span class="muted">(A = #{pair.image_b_id}, B = #{pair.image_a_id})</span>' in html
+    assert "image_a · #%d" % pair.image_a_id in html
+
+
+def test_quality_endpoints_are_in_the_api_schema(client_for, researcher_user):
+    schema = client_for(researcher_user).get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/campaigns/{campaign_id}/review-queue" in paths
+    assert "post" in paths["/api/assignments/{assignment_id}/review"]

@@ -1,0 +1,93 @@
+"""Writes of the cost model: add measured times after a submit, refresh everything from the responses.
+
+A submit adds each answered attribute's log-seconds to its row with one
+atomic UPDATE (no read, no lock), so concurrent submits never lose a
+measurement. The full refresh (``costs_refresh`` task, run before scores are
+recomputed) rebuilds the rows from every response with an active time:
+it also counts responses that never went through a submit (imports) and
+computes the median shown in admin. A submit that lands while a refresh runs
+may be counted twice or not at all until the next refresh: the estimate is
+a shrunk mean over hundreds of times, one more or less does not move it.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+from django.db.models import Case, F, FloatField, Value, When
+from django.utils import timezone
+
+from annotator.models import Attribute, Campaign, Response
+from elicitation.costs import MIN_SECONDS, cost_estimate
+from elicitation.models import AnnotatorSpeed, AttributeCostEstimate
+from elicitation.selectors.costs import PolicySettings, policy_settings
+
+
+def _log_seconds(seconds: float) -> float:
+    return math.log(max(float(seconds), MIN_SECONDS))
+
+
+def cost_measurements_add(*, campaign_id: int, measured_s: Mapping[int, float], annotator=None,
+                          estimates_s: Mapping[int, float] | None = None) -> None:
+    """Add one measured time per attribute id; with ``annotator`` and ``estimates_s``, their speed too."""
+    if not measured_s:
+        return
+    ids = sorted(measured_s)
+    AttributeCostEstimate.objects.bulk_create(
+        [AttributeCostEstimate(campaign_id=campaign_id, attribute_id=aid) for aid in ids], ignore_conflicts=True)
+    AttributeCostEstimate.objects.filter(attribute_id__in=ids).update(
+        n=F("n") + 1,
+        sum_log_s=F("sum_log_s") + Case(*[When(attribute_id=aid, then=Value(_log_seconds(measured_s[aid])))
+                                          for aid in ids], output_field=FloatField()),
+    )
+    if annotator is not None and estimates_s:
+        ratios = [_log_seconds(measured_s[aid]) - _log_seconds(estimates_s[aid]) for aid in ids if aid in estimates_s]
+        if ratios:
+            AnnotatorSpeed.objects.bulk_create([AnnotatorSpeed(campaign_id=campaign_id, annotator=annotator)],
+                                               ignore_conflicts=True)
+            AnnotatorSpeed.objects.filter(campaign_id=campaign_id, annotator=annotator).update(
+                n=F("n") + len(ratios), sum_log_ratio=F("sum_log_ratio") + float(sum(ratios)))
+
+
+def cost_estimates_refresh(*, campaign: Campaign, policy: PolicySettings | None = None) -> dict[str, dict]:
+    """Rebuild every attribute's statistics and median (and the annotators' speeds) from the responses.
+
+    Returns ``{key: {"prior_s", "estimate_s", "measured_median_s", "n"}}``.
+    """
+    policy = policy or policy_settings(campaign=campaign)
+    attributes = {a.pk: a for a in Attribute.objects.filter(campaign=campaign)}
+    times: dict[int, list[float]] = defaultdict(list)
+    by_annotator: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    rows = (Response.objects.filter(attribute_id__in=list(attributes), active_ms__isnull=False)
+            .values_list("attribute_id", "annotator_id", "active_ms").iterator(chunk_size=10_000))
+    for attribute_id, annotator_id, active_ms in rows:
+        seconds = active_ms / 1000.0
+        times[attribute_id].append(seconds)
+        by_annotator[annotator_id].append((attribute_id, seconds))
+
+    now = timezone.now()
+    out, rows_out, log_estimate = {}, [], {}
+    for aid, attribute in attributes.items():
+        measured = np.asarray(times.get(aid, []), dtype=np.float64)
+        est = cost_estimate(prior_s=attribute.prior_cost_s, measured_s=measured, pseudo_count=policy.pseudo_count)
+        log_estimate[aid] = math.log(est.estimate_s)
+        rows_out.append(AttributeCostEstimate(
+            campaign=campaign, attribute_id=aid, n=est.n,
+            sum_log_s=float(np.log(np.maximum(measured, MIN_SECONDS)).sum()) if est.n else 0.0,
+            measured_median_s=est.measured_median_s, refreshed_at=now))
+        out[attribute.key] = {"prior_s": est.prior_s, "estimate_s": est.estimate_s,
+                              "measured_median_s": est.measured_median_s, "n": est.n}
+    AttributeCostEstimate.objects.bulk_create(
+        rows_out, update_conflicts=True, unique_fields=["attribute"],
+        update_fields=["n", "sum_log_s", "measured_median_s", "refreshed_at"])
+
+    speeds = []
+    for annotator_id, answers in by_annotator.items():
+        ratios = [_log_seconds(seconds) - log_estimate[aid] for aid, seconds in answers]
+        speeds.append(AnnotatorSpeed(campaign=campaign, annotator_id=annotator_id, n=len(ratios),
+                                     sum_log_ratio=float(sum(ratios))))
+    AnnotatorSpeed.objects.bulk_create(speeds, update_conflicts=True, unique_fields=["campaign", "annotator"],
+                                       update_fields=["n", "sum_log_ratio"])
+    return out
