@@ -115,6 +115,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 ARTIFACTS_ROOT = Path(env.str("ARTIFACTS_ROOT", default=str(VAR_DIR / "artifacts")))
@@ -176,7 +177,7 @@ CELERY_BEAT_SCHEDULE = {
 LEASE_SECONDS = env.int("LEASE_SECONDS", default=30 * 60)
 # The policy that picks the next task. annotator never imports elicitation:
 # elicitation plugs its cost-aware issuer in by this dotted path.
-ANNOTATOR_TASK_ISSUER = env.str("ANNOTATOR_TASK_ISSUER", default="annotator.services.next_task.task_issue")
+ANNOTATOR_TASK_ISSUER = env.str("ANNOTATOR_TASK_ISSUER", default="elicitation.issuer.task_issue_cost_aware")
 
 # Production hardening (active when DJANGO_DEBUG=false).
 if not DEBUG:
@@ -200,7 +201,7 @@ LOGGING = {
 }
 
 # Modules told about assignment life-cycle events (see annotator/hooks.py).
-ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=[])
+ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=["elicitation.hooks"])
 # Extra panels on the researcher's dashboard, as dotted paths to functions
 # ``(campaign) -> {"title", "template", "context"}`` (see annotator/selectors/dashboard.py);
 # this is how elicitation and rewardlab show budgets and models without annotator importing them.

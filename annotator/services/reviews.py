@@ -23,8 +23,9 @@ from django.db.models import Exists, F, OuterRef
 from annotator.errors import ApplicationError, ConflictError
 from annotator.hooks import assignment_event
 from annotator.matching import MatchContext, answer_matches
-from annotator.models import Assignment, AnnotatorStanding, Campaign, GoldAnswer, Response, Review, Slot, Target
+from annotator.models import Assignment, AnnotatorStanding, Campaign, GoldAnswer, Response, Review, Slot
 from annotator.selectors.quality import assignment_agreements, match_context
+from annotator.services.consolidation import consolidated_recompute
 from annotator.services.quality import standing_ensure
 
 VERDICTS = {"accept": Review.Verdict.ACCEPTED, "accepted": Review.Verdict.ACCEPTED,
@@ -130,8 +131,6 @@ def review_sample(*, campaign: Campaign, inspector, k: int = 20,
 
 # ---------------------------------------------------------------- verdicts
 def _recompute_after_invalidation(target_id: int, attribute_ids: list[int]) -> None:
-    from annotator.services.consolidation import consolidated_recompute
-
     consolidated_recompute(target_id=target_id, attribute_ids=attribute_ids)
     assignment_agreement_refresh(target_ids=[target_id])
 

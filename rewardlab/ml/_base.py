@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from rewardlab.ml._torch import MLP, forward_numpy, resolve_device
+from rewardlab.ml._torch import MLP, forward_numpy, resolve_device, torch_threads
 
 
 def check_binary_target(y: Any, n_rows: int, *, name: str = "y") -> np.ndarray:
@@ -55,7 +55,8 @@ class TorchRewardModel(BaseEstimator):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         Z = self.scaler_.transform(X).astype(np.float32)
-        return forward_numpy(self.network_, Z, self._device(), train_mode=train_mode)
+        with torch_threads(self.n_threads):
+            return forward_numpy(self.network_, Z, self._device(), train_mode=train_mode)
 
     # -- persistence hooks (see rewardlab.ml.io) ---------------------------
     def _n_outputs(self) -> int:

@@ -38,6 +38,24 @@ def resolve_seed(random_state: int | np.random.RandomState | None) -> int:
 
 
 @contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run torch's CPU ops on ``n_threads`` intra-op threads, restoring the previous count after.
+
+    None leaves torch's setting alone. Process-wide while active, so not for
+    use from several Python threads at once.
+    """
+    previous = torch.get_num_threads()
+    change = n_threads is not None and int(n_threads) != previous
+    if change:
+        torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        if change:
+            torch.set_num_threads(previous)
+
+
+@contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch for initialisation and dropout without touching the caller's RNG."""
     devices = [device] if device.type == "cuda" else []

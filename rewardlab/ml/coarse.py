@@ -9,7 +9,7 @@ import torch
 from sklearn.base import ClassifierMixin
 
 from rewardlab.ml._base import TorchRewardModel, check_binary_target
-from rewardlab.ml._torch import MLP, resolve_device, resolve_seed, seeded, train_minibatch
+from rewardlab.ml._torch import MLP, resolve_device, resolve_seed, seeded, torch_threads, train_minibatch
 
 
 class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
@@ -30,11 +30,12 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         epochs: int = 100,
         lr: float = 1e-4,
         batch_size: int = 128,
-        min_steps: int = 2000,
+        min_steps: int = 1500,
         weight_decay: float = 1e-4,
         dropout: float = 0.1,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
+        n_threads: int | None = 1,
     ) -> None:
         self.hidden = hidden
         self.epochs = epochs
@@ -45,6 +46,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         self.dropout = dropout
         self.random_state = random_state
         self.device = device
+        self.n_threads = n_threads
 
     def fit(self, X: Any, y: Any) -> CoarseRewardModel:
         X = self._check_X(X, reset=True)
@@ -57,7 +59,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         device = resolve_device(self.device)
         self.device_ = str(device)
         seed = resolve_seed(self.random_state)
-        with seeded(seed, device):
+        with torch_threads(self.n_threads), seeded(seed, device):
             net = self.network_ = MLP(Z.shape[1], self.hidden, 1, self.dropout).to(device)
             Zt = torch.from_numpy(Z).to(device)
             yt = torch.from_numpy(y[known].astype(np.float32)).to(device)

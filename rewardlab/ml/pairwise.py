@@ -14,7 +14,7 @@ import torch
 from sklearn.utils.validation import check_array
 
 from rewardlab.ml._base import TorchRewardModel
-from rewardlab.ml._torch import MLP, resolve_device, resolve_seed, seeded, train_minibatch
+from rewardlab.ml._torch import MLP, resolve_device, resolve_seed, seeded, torch_threads, train_minibatch
 
 T = TypeVar("T", bound=Hashable)
 
@@ -73,11 +73,12 @@ class PairwiseRewardModel(TorchRewardModel):
         epochs: int = 100,
         lr: float = 1e-4,
         batch_size: int = 128,
-        min_steps: int = 2000,
+        min_steps: int = 1500,
         weight_decay: float = 1e-4,
         dropout: float = 0.1,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
+        n_threads: int | None = 1,
     ) -> None:
         self.hidden = hidden
         self.epochs = epochs
@@ -88,6 +89,7 @@ class PairwiseRewardModel(TorchRewardModel):
         self.dropout = dropout
         self.random_state = random_state
         self.device = device
+        self.n_threads = n_threads
 
     def fit(self, X: Any, pairs: Any) -> PairwiseRewardModel:
         """``pairs`` (m, 2): row indices into X, [preferred, other]."""
@@ -99,7 +101,7 @@ class PairwiseRewardModel(TorchRewardModel):
         device = resolve_device(self.device)
         self.device_ = str(device)
         seed = resolve_seed(self.random_state)
-        with seeded(seed, device):
+        with torch_threads(self.n_threads), seeded(seed, device):
             net = self.network_ = MLP(Z.shape[1], self.hidden, 1, self.dropout).to(device)
             Zt = torch.from_numpy(Z).to(device)
             Pt = torch.from_numpy(local).to(device)

@@ -403,7 +403,7 @@ def test_dashboard_and_review_in_chromium(chromium_page, live_server, make_user)
     for assignment in Assignment.objects.filter(target=items[3].target):
         gold_score_update(assignment=assignment)
     ExportJob.objects.create(campaign=campaign, formats=["jsonl", "parquet"], status="done", progress=1.0)
-    researcher = make_user("researcher", "researcher")
+    make_user("researcher", "researcher")
 
     page.goto(f"{live_server.url}/accounts/login/?next=/campaigns/{campaign.pk}/dashboard/")
     page.fill("#id_username", "researcher")

@@ -165,7 +165,7 @@ def test_not_qualified_is_refused_with_409_and_nothing_issued(gold_campaign, ann
 
 
 def test_gold_score_update_is_idempotent_and_ignores_non_gold(gold_campaign, annotator_user):
-    campaign, attribute = gold_campaign.campaign, gold_campaign.attribute
+    attribute = gold_campaign.attribute
     right = f.response_make(annotator=annotator_user, target=gold_campaign.golds[0].target, attribute=attribute,
                             value={"value": True})
     f.response_make(annotator=annotator_user, target=gold_campaign.ordinary[0].target, attribute=attribute,

@@ -40,7 +40,7 @@ def test_hyperparameters_are_stored_untouched_and_clone_works():
 def test_defaults_are_documented_small_n_settings_and_paper_settings_exist():
     model = ConceptBottleneckRewardModel()
     assert (model.hidden, model.epochs, model.lr, model.batch_size) == ((256, 256), 100, 1e-4, 128)
-    assert model.min_steps == 2000
+    assert model.min_steps == 1500
     assert CBM_PAPER_SETTINGS == {"hidden": (256, 256), "epochs": 100, "lr": 1e-4, "batch_size": 128,
                                   "min_steps": 0, "weight_decay": 0.0, "dropout": 0.0}
 
@@ -161,7 +161,7 @@ def test_learns_the_concepts_and_the_reward(data):
     from sklearn.metrics import roc_auc_score
 
     X, C, y, C_partial, y_partial = data
-    model = ConceptBottleneckRewardModel(random_state=0, hidden=(32, 32), min_steps=300).fit(X, C_partial, y_partial)
+    model = ConceptBottleneckRewardModel(random_state=0, min_steps=400).fit(X, C_partial, y_partial)
     pc = model.predict_concepts(X)
     assert min(roc_auc_score(C[:, j], pc[:, j]) for j in range(4)) > 0.9
     assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > 0.9
@@ -190,10 +190,10 @@ def test_coarse_model_contract_and_learning(data):
     from sklearn.metrics import roc_auc_score
 
     X, _, y, _, y_partial = data
-    model = CoarseRewardModel(random_state=0, hidden=(32, 32), min_steps=300)
+    model = CoarseRewardModel(random_state=0, min_steps=400)
     assert clone(model).get_params() == model.get_params()
     assert model.fit(X, y_partial) is model
-    again = CoarseRewardModel(random_state=0, hidden=(32, 32), min_steps=300).fit(X, y_partial)
+    again = CoarseRewardModel(random_state=0, min_steps=400).fit(X, y_partial)
     np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
     proba = model.predict_proba(X)
     assert proba.shape == (160, 2)
@@ -202,5 +202,5 @@ def test_coarse_model_contract_and_learning(data):
     # unknown labels are dropped before anything is fitted
     extra = np.vstack([X, X[:7] + 100])
     y_extra = np.concatenate([y_partial, np.full(7, np.nan)])
-    bigger = CoarseRewardModel(random_state=0, hidden=(32, 32), min_steps=300).fit(extra, y_extra)
+    bigger = CoarseRewardModel(random_state=0, min_steps=400).fit(extra, y_extra)
     np.testing.assert_array_equal(bigger.predict_proba(X), proba)
