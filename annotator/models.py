@@ -326,7 +326,11 @@ class Consolidated(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["target", "attribute"], name="consolidated_unique")]
-        indexes = [models.Index(fields=["campaign", "attribute"])]
+        indexes = [
+            models.Index(fields=["campaign", "attribute"]),
+            # The dashboard's cache key is the campaign's latest consolidation: an index seek, not a scan.
+            models.Index(fields=["campaign", "computed_at"], name="consolidated_latest"),
+        ]
 
 
 class GoldAnswer(models.Model):

@@ -39,12 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", metavar="DIR", help="Build in DIR and keep it (for profiling); empty DIR only.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         from benchmarks.consolidate import build
 
         t0 = time.perf_counter()
-        built = build(Path(tmp), args.items, args.seed)
+        built = build(Path(args.keep or tmp), args.items, args.seed)
         from django.conf import settings
         from django.db import connection
         from django.db.models import F

@@ -15,6 +15,8 @@ the export process and of its largest NPZ worker, and the manifest's counts.
 
     python benchmarks/export.py                     # 18,000 items, 3 runs per configuration
     python benchmarks/export.py --items 2000 --runs 1
+    python benchmarks/export.py --keep ...          # keeps the built campaign; then
+    python benchmarks/export.py --reuse /tmp/bench-export-xxxx --configs no_npz
 
 Targets: <= 30 s per run, peak RSS <= 500 MB.
 """
@@ -59,12 +61,16 @@ def run_once(var_dir: Path, campaign_id: int, config: str, workers: int | None) 
     out = var_dir / f"export-{config}"
     shutil.rmtree(out, ignore_errors=True)
     campaign = Campaign.objects.get(pk=campaign_id)
-    t0 = time.perf_counter()
+    t0, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     manifest = dataset_export(campaign=campaign, out_dir=out, options={**CONFIGS[config], "workers": workers})
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {
         "seconds": round(seconds, 2),
+        # CPU time of the export process (NPZ workers not included): less sensitive to a busy machine.
+        "cpu_seconds": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2),
+        "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "export_mb": round(size / 2**20, 1),
@@ -86,6 +92,7 @@ def main() -> None:
     parser.add_argument("--configs", default="all,no_npz", help=f"comma-separated, of {','.join(CONFIGS)}")
     parser.add_argument("--workers", type=int, default=None, help="NPZ shard processes (default: one per CPU)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--reuse", type=Path, help="a folder kept by --keep: skip building and consolidating")
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
@@ -99,12 +106,16 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    work = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="bench-export-"))
     try:
-        t0 = time.perf_counter()
-        info = _child("--step", "build", str(work), str(args.items), str(args.seed))
-        build_s = time.perf_counter() - t0
-        consolidated = _child("--step", "consolidate", str(work), str(info["campaign"]))
+        if args.reuse:
+            info, consolidated, build_s = json.loads((work / "bench-info.json").read_text())
+        else:
+            t0 = time.perf_counter()
+            info = _child("--step", "build", str(work), str(args.items), str(args.seed))
+            build_s = time.perf_counter() - t0
+            consolidated = _child("--step", "consolidate", str(work), str(info["campaign"]))
+            (work / "bench-info.json").write_text(json.dumps([info, consolidated, build_s]))
         results = {}
         for config in args.configs.split(","):
             extra = ["--workers", str(args.workers)] if args.workers is not None else []
@@ -113,6 +124,8 @@ def main() -> None:
             results[config] = {
                 "median_seconds": statistics.median(r["seconds"] for r in runs),
                 "runs_seconds": [r["seconds"] for r in runs],
+                "median_cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+                "load_average_after_runs": [r["load_average"] for r in runs],
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                 "peak_rss_worker_mb": max(r["peak_rss_worker_mb"] for r in runs),
                 "export_mb": runs[-1]["export_mb"],
@@ -130,7 +143,7 @@ def main() -> None:
             "targets": {"seconds": 30, "peak_rss_mb": 500},
         }, indent=2))
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)

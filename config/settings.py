@@ -205,4 +205,5 @@ ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=["el
 # Extra panels on the researcher's dashboard, as dotted paths to functions
 # ``(campaign) -> {"title", "template", "context"}`` (see annotator/selectors/dashboard.py);
 # this is how elicitation and rewardlab show budgets and models without annotator importing them.
-DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=["rewardlab.dashboard.model_panel"])
+DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=["rewardlab.dashboard.model_panel",
+                                                       "elicitation.dashboard.budget_panel"])

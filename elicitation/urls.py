@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from elicitation import views
+
+urlpatterns = [
+    path("campaigns/<int:campaign_id>/spend.png", views.spend_plot, name="elicitation-spend"),
+    path("benchmark.png", views.benchmark_plot, name="elicitation-benchmark"),
+]

@@ -134,9 +134,13 @@ def attribute_columns(attribute: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(f"{key}.{name}", kind) for name, kind in fields]
 
 
-def attribute_row(attribute: Mapping[str, Any], entry: dict | None) -> dict[str, Any]:
-    """The attribute's columns for one item (all null when the item has no consolidated value yet)."""
-    columns = attribute_columns(attribute)
+def attribute_row(attribute: Mapping[str, Any], entry: dict | None,
+                  columns: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The attribute's columns for one item (all null when the item has no consolidated value yet).
+
+    ``columns``: ``attribute_columns(attribute)``, passed in by callers that flatten many rows.
+    """
+    columns = columns if columns is not None else attribute_columns(attribute)
     if entry is None:
         return {name: None for name, _ in columns}
     key = attribute["key"]

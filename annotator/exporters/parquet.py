@@ -12,12 +12,13 @@ Loads with ``pyarrow.parquet.read_table``, ``pandas.read_parquet`` and
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotator.exporters.base import Exporter, json_clean
+from annotator.exporters.base import Exporter
 from annotator.exporters.flatten import BOOL, FLOAT, INT32, INT64, INTS, STRING, STRINGS, attribute_columns, attribute_row
 from annotator.exporters.records import ItemRow
 from annotator.exporters.registry import register
@@ -36,11 +37,11 @@ class ParquetExporter(Exporter):
     streams = ("items",)
 
     def open(self) -> None:
-        self.item_attributes = self.ctx.attributes_for("item")
-        self.prompt_attributes = self.ctx.attributes_for("prompt")
-        columns = list(ITEM_COLUMNS)
-        for attribute in self.item_attributes + self.prompt_attributes:
-            columns += attribute_columns(attribute)
+        # Per attribute: its columns, and where an item record keeps its entry.
+        self.parts = [(attribute, attribute_columns(attribute), where)
+                      for target_type, where in (("item", "consolidated"), ("prompt", "prompt_consolidated"))
+                      for attribute in self.ctx.attributes_for(target_type)]
+        columns = list(ITEM_COLUMNS) + [column for _, part, _ in self.parts for column in part]
         self.schema = pa.schema([pa.field(name, ARROW_TYPES[kind]) for name, kind in columns])
         self.writer = pq.ParquetWriter(self.ctx.out_dir / "items.parquet", self.schema, compression="zstd")
         self.row_group_rows = int(self.ctx.extra.get("row_group_rows", ROW_GROUP_ROWS))
@@ -51,11 +52,10 @@ class ParquetExporter(Exporter):
         record = row.record
         flat = {name: record[name] for name, _ in ITEM_COLUMNS if name != "meta"}
         flat["meta"] = json.dumps(record["meta"], sort_keys=True, ensure_ascii=False)
-        for attribute in self.item_attributes:
-            flat.update(attribute_row(attribute, record["consolidated"].get(attribute["key"])))
-        for attribute in self.prompt_attributes:
-            flat.update(attribute_row(attribute, record["prompt_consolidated"].get(attribute["key"])))
-        return json_clean(flat)
+        for attribute, columns, where in self.parts:
+            flat.update(attribute_row(attribute, record[where].get(attribute["key"]), columns))
+        # NaN is not a value Arrow readers expect for "undefined": null, as in items.jsonl.
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in flat.items()}
 
     def _flush(self) -> None:
         rows, self.pending = self.pending[:self.row_group_rows], self.pending[self.row_group_rows:]

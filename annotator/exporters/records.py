@@ -21,10 +21,10 @@ from urllib.parse import quote
 
 from annotator.exporters.base import ExportContext, chunked
 from annotator.exporters.flatten import entry_make, ranking_public, sxs_public
-from annotator.services.quality import pseudonym_make
 from annotator.models import (
-    AnnotatorStanding, Attribute, Consolidated, GroupImage, Image, Item, Pair, Response, Target, TargetType,
+    AnnotatorStanding, Attribute, Consolidated, GroupImage, Image, Item, Response, Target, TargetType,
 )
+from annotator.services.quality import pseudonym_make
 
 
 def annotator_pseudonyms(*, campaign_id: int) -> dict[int, str]:
@@ -82,9 +82,9 @@ def stream_totals(*, campaign_id: int) -> dict[str, int]:
             "responses": Response.objects.filter(target__campaign_id=campaign_id).count()}
 
 
-def _entries(target_ids: list[int], attributes: dict[int, dict[str, Any]]) -> dict[int, dict[str, dict]]:
-    """target id -> {attribute key: entry} for the given targets."""
-    out: dict[int, dict[str, dict]] = defaultdict(dict)
+def _entries(target_ids: list[int], attributes: dict[int, dict[str, Any]]) -> dict[int, dict[str, tuple]]:
+    """target id -> {attribute key: (attribute, value, score, agreement, n_responses, n_skipped, complete)}."""
+    out: dict[int, dict[str, tuple]] = defaultdict(dict)
     rows = (Consolidated.objects.filter(target_id__in=target_ids, attribute_id__in=list(attributes))
             .values_list("target_id", "attribute_id", "value", "score", "agreement", "n_responses", "n_skipped",
                          "complete"))
@@ -218,38 +218,46 @@ def _value_image_ids(kind: str, value: dict) -> list[int]:
     return []
 
 
+def _response_targets(*, campaign_id: int, target_ids: set[int]) -> tuple[dict[int, dict], dict[int, dict]]:
+    """target id -> its import-format reference, and the image names the chunk's values need."""
+    rows = list(Target.objects.filter(pk__in=target_ids).values_list(
+        "id", "type", "item__external_id", "group__name", "pair__image_a_id", "pair__image_b_id", "prompt__text"))
+    names = _image_info(campaign_id=campaign_id, image_ids=[i for row in rows for i in row[4:6] if i is not None])
+    refs: dict[int, dict] = {}
+    for target_id, type_, external_id, group, image_a, image_b, text in rows:
+        if type_ == TargetType.ITEM:
+            refs[target_id] = {"item": external_id}
+        elif type_ == TargetType.GROUP:
+            refs[target_id] = {"group": group}
+        elif type_ == TargetType.PAIR:
+            refs[target_id] = {"pair": [_image_name(names.get(image_a), image_a),
+                                        _image_name(names.get(image_b), image_b)]}
+        else:
+            refs[target_id] = {"prompt": text}
+    return refs, names
+
+
 def response_records(ctx: ExportContext, *, campaign_id: int) -> Iterator[list[dict[str, Any]]]:
     kinds = {a["id"]: a["kind"] for a in ctx.attributes}
     keys = {a["id"]: a["key"] for a in ctx.attributes}
+    # Targets are looked up once per chunk (responses come grouped by assignment), not joined per row.
     responses = (Response.objects.filter(target__campaign_id=campaign_id).order_by("id")
                  .values_list("id", "assignment_id", "assignment__source", "annotator_id", "attribute_id",
-                              "target__type", "target__item__external_id", "target__group__name",
-                              "target__pair__image_a_id", "target__pair__image_b_id", "target__prompt__text",
-                              "value", "active_ms", "valid", "created_at"))
+                              "target_id", "value", "active_ms", "valid", "created_at"))
     # One entry per annotator, not per response: small whatever the campaign's size.
     pseudonyms = annotator_pseudonyms(campaign_id=campaign_id)
     for chunk in chunked(responses.iterator(chunk_size=ctx.chunk_size), ctx.chunk_size):
-        image_ids = set()
-        for row in chunk:
-            image_ids.update(i for i in row[8:10] if i is not None)
-            image_ids.update(_value_image_ids(kinds[row[4]], row[11] or {}))
-        names = _image_info(campaign_id=campaign_id, image_ids=image_ids)
+        targets, names = _response_targets(campaign_id=campaign_id, target_ids={row[5] for row in chunk})
+        in_values = {i for row in chunk for i in _value_image_ids(kinds[row[4]], row[6] or {})} - set(names)
+        if in_values:
+            names.update(_image_info(campaign_id=campaign_id, image_ids=in_values))
         records = []
-        for (pk, assignment_id, source, user_id, attribute_id, type_, external_id, group, image_a, image_b, text,
-             value, active_ms, valid, created_at) in chunk:
+        for pk, assignment_id, source, user_id, attribute_id, target_id, value, active_ms, valid, created_at in chunk:
             if user_id not in pseudonyms:
                 pseudonyms[user_id] = pseudonym_make(campaign_id=campaign_id, annotator_id=user_id)
-            if type_ == TargetType.ITEM:
-                target: dict[str, Any] = {"item": external_id}
-            elif type_ == TargetType.GROUP:
-                target = {"group": group}
-            elif type_ == TargetType.PAIR:
-                target = {"pair": [_image_name(names.get(image_a), image_a), _image_name(names.get(image_b), image_b)]}
-            else:
-                target = {"prompt": text}
             records.append({
                 "id": pk, "assignment": assignment_id, "source": source, "annotator": pseudonyms[user_id],
-                "target": target, "attribute": keys[attribute_id],
+                "target": targets[target_id], "attribute": keys[attribute_id],
                 "value": _public_value(kinds[attribute_id], value or {}, names),
                 "active_ms": active_ms, "valid": valid,
                 "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

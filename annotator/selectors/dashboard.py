@@ -302,7 +302,7 @@ def sxs_tallies(*, campaign: Campaign) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- heatmap viewer
-def heatmap_targets(*, campaign: Campaign, limit: int = 300) -> list[dict[str, Any]]:
+def heatmap_targets(*, campaign: Campaign, limit: int = 200) -> list[dict[str, Any]]:
     """Items with consolidated points, for the viewer's picker (the most marked first)."""
     rows = (Consolidated.objects.filter(campaign=campaign, attribute__kind=AttributeKind.POINTS,
                                         target__type="item")

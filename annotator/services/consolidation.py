@@ -41,7 +41,7 @@ from annotator.selectors.consolidation import (  # noqa: F401  (heatmap_load: th
 logger = logging.getLogger(__name__)
 
 NOTIFY_TASK = "rewardlab.tasks.consolidated_changed"
-CHUNK_TARGETS = 2000
+CHUNK_TARGETS = 1000
 # Below this many targets a process pool costs more than it saves.
 POOL_MIN_TARGETS = 400
 POOL_BATCH = 48

@@ -44,6 +44,7 @@ def dashboard_snapshot_refresh(*, campaign: Campaign) -> dict[str, Any]:
         "agreement": selectors.agreement_raw(campaign=campaign),
         "annotators": selectors.annotator_stats(campaign=campaign),
         "figures": figures,
+        "heatmap_targets": selectors.heatmap_targets(campaign=campaign),
         "plots": {name: plots.PLOTS[name](data) for name, data in figures.items()},
     }
     store.set(selectors.campaign_cache_key(campaign=campaign, name="snapshot"), snapshot, selectors.CACHE_SECONDS)

@@ -49,7 +49,7 @@ def dashboard(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "has_likert": AttributeKind.LIKERT in kinds,
         "has_sxs": AttributeKind.SXS in kinds,
         "has_points": AttributeKind.POINTS in kinds,
-        "heatmap_targets": selectors.heatmap_targets(campaign=campaign) if AttributeKind.POINTS in kinds else [],
+        "heatmap_targets": (snapshot or {}).get("heatmap_targets") or [],
         "exports": selectors.export_jobs(campaign=campaign),
         "panels": selectors.dashboard_panels(campaign=campaign, request=request),
     }

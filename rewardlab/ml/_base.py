@@ -41,7 +41,9 @@ class TorchRewardModel(BaseEstimator):
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}")
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}"
+            )
         return X
 
     def _fit_scaler(self, X: np.ndarray) -> np.ndarray:

@@ -110,8 +110,12 @@ def train_minibatch(
     min_steps: int,
     generator: torch.Generator,
     device: torch.device,
+    progress_callback: Callable[[int, int, float], None] | None = None,
 ) -> list[float]:
     """Adam over shuffled minibatches of row indices; returns the mean loss per epoch.
+
+    ``progress_callback(epoch, n_epochs, mean_loss)`` is called after each
+    epoch (epochs count from 1); training runs report progress through it.
 
     ``loss_fn`` receives the batch's row indices (on ``device``) and returns a
     scalar loss, so each model keeps its own data layout (rows, pairs) and
@@ -124,7 +128,7 @@ def train_minibatch(
     n_epochs = n_epochs_for(n_rows, epochs=epochs, batch_size=batch_size, min_steps=min_steps)
     curve: list[float] = []
     module.train()
-    for _ in range(n_epochs):
+    for epoch in range(n_epochs):
         order = torch.randperm(n_rows, generator=generator).to(device)
         total, batches = 0.0, 0
         for start in range(0, n_rows, batch_size):
@@ -136,6 +140,8 @@ def train_minibatch(
             total += float(loss.detach())
             batches += 1
         curve.append(total / max(batches, 1))
+        if progress_callback is not None:
+            progress_callback(epoch + 1, n_epochs, curve[-1])
     module.eval()
     return curve
 

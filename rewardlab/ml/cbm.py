@@ -8,7 +8,7 @@ known and nothing else.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -112,6 +112,9 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         default). These MLPs are too small to gain much from more threads and
         slow down by an order of magnitude when cores are shared, as on a
         worker running several jobs; scale out with processes instead.
+    progress_callback : callable or None
+        ``progress_callback(epoch, n_epochs, mean_loss)`` after each training
+        epoch; not saved with the model.
 
     Rows with no known concept and no known coarse label carry no information;
     they are dropped before anything is fitted (the input scaler included), so
@@ -140,6 +143,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
         n_threads: int | None = 1,
+        progress_callback: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.mode = mode
         self.hidden = hidden
@@ -155,6 +159,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
+        self.progress_callback = progress_callback
 
     # -- fit ---------------------------------------------------------------
     def fit(self, X: Any, C: Any, y: Any, concept_mask: Any = None) -> ConceptBottleneckRewardModel:
@@ -209,6 +214,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         self.loss_curve_ = train_minibatch(
             module, loss_fn, n_rows=n_rows, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             weight_decay=self.weight_decay, min_steps=self.min_steps, generator=generator, device=device,
+            progress_callback=self.progress_callback,
         )
         self.n_epochs_ = len(self.loss_curve_)
 
@@ -284,7 +290,9 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
     def _bottleneck(self, X: Any, interventions: Any) -> np.ndarray:
         concepts = self.predict_concepts(X)
         if interventions is not None:
-            given = check_array(interventions, dtype=np.float64, ensure_all_finite="allow-nan", input_name="interventions")
+            given = check_array(
+                interventions, dtype=np.float64, ensure_all_finite="allow-nan", input_name="interventions"
+            )
             if given.shape != concepts.shape:
                 raise ValueError(f"interventions must have shape {concepts.shape}, got {given.shape}")
             concepts = np.where(np.isnan(given), concepts, given)

@@ -1,7 +1,7 @@
 """Coarse reward model: the paper's baseline, the CBM's stage-1 trunk with one head on the coarse label."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +36,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
         n_threads: int | None = 1,
+        progress_callback: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.hidden = hidden
         self.epochs = epochs
@@ -47,6 +48,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
+        self.progress_callback = progress_callback
 
     def fit(self, X: Any, y: Any) -> CoarseRewardModel:
         X = self._check_X(X, reset=True)
@@ -71,6 +73,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
                 net, loss_fn, n_rows=Z.shape[0], epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                 weight_decay=self.weight_decay, min_steps=self.min_steps,
                 generator=torch.Generator().manual_seed(seed), device=device,
+                progress_callback=self.progress_callback,
             )
         self.n_epochs_ = len(self.loss_curve_)
         return self

@@ -49,6 +49,8 @@ def save_model(model: TorchRewardModel, directory: str | Path) -> Path:
     params = model.get_params(deep=False)
     if not isinstance(params.get("random_state"), (int, type(None))):
         params["random_state"] = None  # a RandomState object is not JSON; it only mattered during fit
+    if params.get("progress_callback") is not None:
+        params["progress_callback"] = None  # a live callback is not JSON either, and means nothing after fit
     config = {
         "format_version": FORMAT_VERSION,
         "model_type": model_type_name(model),

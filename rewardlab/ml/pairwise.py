@@ -6,7 +6,7 @@ ordered pair, ties skipped) and from side-by-side choices.
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -79,6 +79,7 @@ class PairwiseRewardModel(TorchRewardModel):
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
         n_threads: int | None = 1,
+        progress_callback: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.hidden = hidden
         self.epochs = epochs
@@ -90,6 +91,7 @@ class PairwiseRewardModel(TorchRewardModel):
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
+        self.progress_callback = progress_callback
 
     def fit(self, X: Any, pairs: Any) -> PairwiseRewardModel:
         """``pairs`` (m, 2): row indices into X, [preferred, other]."""
@@ -115,6 +117,7 @@ class PairwiseRewardModel(TorchRewardModel):
                 net, loss_fn, n_rows=len(pairs), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                 weight_decay=self.weight_decay, min_steps=self.min_steps,
                 generator=torch.Generator().manual_seed(seed), device=device,
+                progress_callback=self.progress_callback,
             )
         self.n_epochs_ = len(self.loss_curve_)
         return self

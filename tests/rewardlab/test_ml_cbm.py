@@ -132,7 +132,8 @@ def test_intervening_on_a_concept_moves_the_reward_as_its_weight_says(data, mode
     full = model.predict_proba(X, interventions=C)
     np.testing.assert_allclose(full, model.aggregator_.predict_proba(C))
     # no intervention and an all-NaN intervention are the same
-    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X, interventions=np.full(C.shape, np.nan)))
+    no_op = np.full(C.shape, np.nan)
+    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X, interventions=no_op))
 
 
 def test_independent_mode_fits_the_aggregator_on_true_concepts(data):
@@ -190,10 +191,10 @@ def test_coarse_model_contract_and_learning(data):
     from sklearn.metrics import roc_auc_score
 
     X, _, y, _, y_partial = data
-    model = CoarseRewardModel(random_state=0, min_steps=400)
+    model = CoarseRewardModel(random_state=0, hidden=(64, 64), lr=1e-3, min_steps=150)
     assert clone(model).get_params() == model.get_params()
     assert model.fit(X, y_partial) is model
-    again = CoarseRewardModel(random_state=0, min_steps=400).fit(X, y_partial)
+    again = CoarseRewardModel(random_state=0, hidden=(64, 64), lr=1e-3, min_steps=150).fit(X, y_partial)
     np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
     proba = model.predict_proba(X)
     assert proba.shape == (160, 2)
@@ -202,5 +203,5 @@ def test_coarse_model_contract_and_learning(data):
     # unknown labels are dropped before anything is fitted
     extra = np.vstack([X, X[:7] + 100])
     y_extra = np.concatenate([y_partial, np.full(7, np.nan)])
-    bigger = CoarseRewardModel(random_state=0, min_steps=400).fit(extra, y_extra)
+    bigger = CoarseRewardModel(random_state=0, hidden=(64, 64), lr=1e-3, min_steps=150).fit(extra, y_extra)
     np.testing.assert_array_equal(bigger.predict_proba(X), proba)

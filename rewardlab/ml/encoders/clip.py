@@ -72,7 +72,8 @@ class ClipEncoder(Encoder):
                     max_length=self.max_length, return_tensors="pt",
                 )
                 feats = self.model.get_text_features(
-                    input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device)
+                    input_ids=tokens["input_ids"].to(self.device),
+                    attention_mask=tokens["attention_mask"].to(self.device),
                 )
                 chunks.append(self._normalised(feats))
         return np.concatenate(chunks)

@@ -1,0 +1,251 @@
+"""The budget ledger: reserve on issue, charge on submit, release on skip, expiry and cancel.
+
+Every movement is one ``LedgerEntry`` per attribute, and the running totals
+on the Budget row (and on the AttributeCap rows) move with it, under the
+budget's row lock. The lock is the last one an operation takes (after the
+annotator, Target, Assignment and Slot locks of annotator's services), so
+nothing waits in a cycle.
+
+Charged plus reserved never exceeds the limit:
+
+- a reservation that does not fit is refused (``budget_exhausted``);
+- a charge is the measured time, capped at ``charge_cap_multiple`` x the
+  reserved estimate (an idle tab must not drain the budget), and never more
+  than the room left once the assignment's own reservation is released.
+  Work past the ceiling is still recorded (``measured_s``), never charged.
+
+A campaign without a Budget row is unlimited: the entries are written all
+the same (spend over time, cost per attribute) without taking a lock.
+Invalidation leaves the entries alone: the time was spent.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+
+from django.db import transaction
+from django.db.models import Case, F, FloatField, Sum, When
+
+from annotator.errors import ConflictError
+from annotator.models import Assignment, AssignmentSlot, Campaign
+from elicitation.models import AttributeCap, Budget, LedgerEntry
+from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
+                                         policy_settings)
+from elicitation.services.costs import cost_measurements_add
+
+#: Float slack when comparing sums of seconds against a limit.
+EPS = 1e-6
+Kind = LedgerEntry.Kind
+
+# The issuer plans a bundle with cost estimates under the budget lock; the
+# "issued" hook then reserves exactly those amounts instead of re-reading
+# estimates a concurrent submit may have moved in between.
+_planned_costs: contextvars.ContextVar[dict[int, float] | None] = contextvars.ContextVar(
+    "elicitation_planned_costs", default=None)
+
+
+@contextlib.contextmanager
+def planned_costs(costs: Mapping[int, float]) -> Iterator[None]:
+    """Within the block, reservations use ``costs`` (seconds by attribute id)."""
+    token = _planned_costs.set(dict(costs))
+    try:
+        yield
+    finally:
+        _planned_costs.reset(token)
+
+
+def budget_exhausted_error(*, budget: Budget | None = None, needed_s: float | None = None) -> ConflictError:
+    message = ("The annotation budget of this campaign is used up, so no new task can be issued. "
+               "Thank you for your work!")
+    if budget is not None and budget.limit_s is not None and needed_s is not None:
+        remaining = max(budget.limit_s - budget.charged_s - budget.reserved_s, 0.0)
+        if remaining > EPS:
+            message = (f"The annotation budget of this campaign is nearly used up ({remaining:.0f} s left, the next "
+                       f"task needs about {needed_s:.0f} s), so no new task can be issued. Thank you for your work!")
+    return ConflictError(message, field="campaign", rule="budget_exhausted", reason="budget_exhausted")
+
+
+def budget_lock(*, campaign_id: int) -> Budget | None:
+    """The campaign's Budget row, locked until the transaction ends (None: unlimited campaign)."""
+    return Budget.objects.select_for_update().filter(campaign_id=campaign_id).first()
+
+
+def _round(seconds: float) -> float:
+    return round(float(seconds), 3)
+
+
+def _outstanding(*, assignment_id: int) -> dict[int | None, float]:
+    """Reserved and not yet released, per attribute id, of one assignment."""
+    rows = (LedgerEntry.objects.filter(assignment_id=assignment_id, kind__in=(Kind.RESERVE, Kind.RELEASE))
+            .values_list("attribute_id", "kind").annotate(total=Sum("seconds")))
+    out: dict[int | None, float] = defaultdict(float)
+    for attribute_id, kind, total in rows:
+        out[attribute_id] += total if kind == Kind.RESERVE else -total
+    return {aid: _round(value) for aid, value in out.items() if value > EPS}
+
+
+def _caps_move(*, budget: Budget, cap_ids: set[int], reserved: Mapping[int, float] | None = None,
+               charged: Mapping[int, float] | None = None) -> None:
+    """Add to the per-attribute running totals of the caps in ``cap_ids`` (nothing to do without caps)."""
+    for field, amounts in (("reserved_s", reserved), ("charged_s", charged)):
+        amounts = {aid: value for aid, value in (amounts or {}).items() if aid in cap_ids and value}
+        if not amounts:
+            continue
+        AttributeCap.objects.filter(budget=budget, attribute_id__in=list(amounts)).update(**{
+            field: F(field) + Case(*[When(attribute_id=aid, then=value) for aid, value in amounts.items()],
+                                   default=0.0, output_field=FloatField())})
+
+
+def _cap_ids(*, budget: Budget, attribute_ids) -> set[int]:
+    return set(AttributeCap.objects.filter(budget=budget, attribute_id__in=list(attribute_ids))
+               .values_list("attribute_id", flat=True))
+
+
+def assignment_costs(*, assignment: Assignment, policy: PolicySettings, with_speed: bool = True) -> dict[int, float]:
+    """Estimated seconds of each attribute the assignment requests (scaled by the annotator's speed)."""
+    attribute_ids = list(AssignmentSlot.objects.filter(assignment=assignment).values_list("attribute_id", flat=True))
+    costs = attribute_costs(campaign=assignment.campaign, attribute_ids=attribute_ids, policy=policy)
+    speed = (annotator_speed_factor(campaign=assignment.campaign, annotator=assignment.annotator, policy=policy)
+             if with_speed else 1.0)
+    return {aid: costs[aid].estimate_s * speed for aid in attribute_ids}
+
+
+def fits(*, budget: Budget | None, caps: Mapping[int, AttributeCap], costs: Mapping[int, float]) -> bool:
+    """Whether reserving ``costs`` keeps the budget and every cap within its limit."""
+    if budget is not None and budget.limit_s is not None:
+        if budget.charged_s + budget.reserved_s + sum(costs.values()) > budget.limit_s + EPS:
+            return False
+    for aid, seconds in costs.items():
+        cap = caps.get(aid)
+        if cap is None:
+            continue
+        if cap.retired or (cap.limit_s is not None and cap.charged_s + cap.reserved_s + seconds > cap.limit_s + EPS):
+            return False
+    return True
+
+
+@transaction.atomic(savepoint=False)
+def ledger_reserve(*, assignment: Assignment) -> float:
+    """Reserve the estimated cost of a newly issued assignment; refuses (budget_exhausted) what does not fit.
+
+    Returns the seconds reserved (also stored in ``Assignment.estimated_cost_s``).
+    """
+    budget = budget_lock(campaign_id=assignment.campaign_id)
+    policy = policy_settings(campaign=assignment.campaign, budget=budget)
+    planned = _planned_costs.get()
+    costs = planned if planned is not None else assignment_costs(assignment=assignment, policy=policy)
+    costs = {aid: _round(seconds) for aid, seconds in costs.items()}
+    total = _round(sum(costs.values()))
+    if budget is not None:
+        caps = {cap.attribute_id: cap for cap in AttributeCap.objects.filter(budget=budget, attribute_id__in=list(costs))}
+        if not fits(budget=budget, caps=caps, costs=costs):
+            raise budget_exhausted_error(budget=budget, needed_s=total)
+        budget.reserved_s = _round(budget.reserved_s + total)
+        budget.save(update_fields=["reserved_s", "updated_at"])
+        _caps_move(budget=budget, cap_ids=set(caps), reserved=costs)
+    LedgerEntry.objects.bulk_create([
+        LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid, kind=Kind.RESERVE,
+                    seconds=seconds) for aid, seconds in costs.items()])
+    Assignment.objects.filter(pk=assignment.pk).update(estimated_cost_s=total)
+    assignment.estimated_cost_s = total
+    return total
+
+
+def _release_entries(assignment: Assignment, outstanding: Mapping[int | None, float]) -> list[LedgerEntry]:
+    return [LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid,
+                        kind=Kind.RELEASE, seconds=seconds) for aid, seconds in outstanding.items()]
+
+
+@transaction.atomic(savepoint=False)
+def ledger_release(*, assignment: Assignment) -> float:
+    """Give back what an assignment still holds reserved (skip, expiry, cancel); idempotent. Returns seconds."""
+    budget = budget_lock(campaign_id=assignment.campaign_id)
+    outstanding = _outstanding(assignment_id=assignment.pk)
+    if not outstanding:
+        return 0.0
+    total = _round(sum(outstanding.values()))
+    if budget is not None:
+        budget.reserved_s = max(_round(budget.reserved_s - total), 0.0)
+        budget.save(update_fields=["reserved_s", "updated_at"])
+        _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=[a for a in outstanding if a]),
+                   reserved={aid: -s for aid, s in outstanding.items()})
+    LedgerEntry.objects.bulk_create(_release_entries(assignment, outstanding))
+    return total
+
+
+@transaction.atomic(savepoint=False)
+def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]) -> float:
+    """Charge a submission's measured time (capped), release its reservation, record the costs measured.
+
+    ``active_ms`` maps each answered attribute key to its active time (None:
+    the browser sent none; the estimate is charged). Returns seconds charged.
+    """
+    budget = budget_lock(campaign_id=assignment.campaign_id)
+    policy = policy_settings(campaign=assignment.campaign, budget=budget)
+    requested = dict(AssignmentSlot.objects.filter(assignment=assignment).values_list("attribute__key", "attribute_id"))
+    answered = [requested[key] for key in active_ms if key in requested]
+    outstanding = _outstanding(assignment_id=assignment.pk)
+    # Estimates are read only where needed: a charge without a reservation (a late submission), or speeds.
+    late = any(aid not in outstanding for aid in answered)
+    estimates = assignment_costs(assignment=assignment, policy=policy) if late else {}
+    by_id = {requested[key]: ms for key, ms in active_ms.items() if key in requested}
+
+    room = float("inf")
+    if budget is not None and budget.limit_s is not None:
+        room = budget.limit_s - budget.charged_s - (budget.reserved_s - sum(outstanding.values()))
+    charges, measured = {}, {}
+    for aid in answered:
+        base = outstanding.get(aid) or estimates[aid]
+        ms = by_id[aid]
+        seconds = ms / 1000.0 if ms is not None else base
+        measured[aid] = seconds
+        amount = min(seconds, policy.charge_cap_multiple * base, max(room, 0.0))
+        room -= amount
+        charges[aid] = _round(amount)
+    total = _round(sum(charges.values()))
+    released = _round(sum(outstanding.values()))
+    if budget is not None:
+        budget.reserved_s = max(_round(budget.reserved_s - released), 0.0)
+        budget.charged_s = _round(budget.charged_s + total)
+        budget.save(update_fields=["reserved_s", "charged_s", "updated_at"])
+        touched = {aid for aid in [*outstanding, *charges] if aid is not None}
+        _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=touched),
+                   reserved={aid: -s for aid, s in outstanding.items()}, charged=charges)
+    LedgerEntry.objects.bulk_create([
+        *_release_entries(assignment, outstanding),
+        *[LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid, kind=Kind.CHARGE,
+                      seconds=charges[aid], measured_s=_round(measured[aid])) for aid in answered],
+    ])
+    timed = {aid: measured[aid] for aid in answered if by_id[aid] is not None}
+    speed = policy.per_annotator_speed and bool(timed)
+    cost_measurements_add(campaign_id=assignment.campaign_id, measured_s=timed,
+                          annotator=assignment.annotator if speed else None,
+                          estimates_s=assignment_costs(assignment=assignment, policy=policy, with_speed=False)
+                          if speed else None)
+    return total
+
+
+@transaction.atomic
+def budget_totals_reconcile(*, campaign: Campaign) -> Budget | None:
+    """Rebuild the running totals of a budget and its caps from the ledger (repair; admin action)."""
+    budget = budget_lock(campaign_id=campaign.pk)
+    if budget is None:
+        return None
+    per_attribute: dict[int | None, dict[str, float]] = defaultdict(lambda: {"charged": 0.0, "reserved": 0.0})
+    for aid, kind, total in (LedgerEntry.objects.filter(campaign=campaign).values_list("attribute_id", "kind")
+                             .annotate(total=Sum("seconds"))):
+        bucket = per_attribute[aid]
+        if kind == Kind.CHARGE:
+            bucket["charged"] += total
+        else:
+            bucket["reserved"] += total if kind == Kind.RESERVE else -total
+    budget.charged_s = _round(sum(b["charged"] for b in per_attribute.values()))
+    budget.reserved_s = max(_round(sum(b["reserved"] for b in per_attribute.values())), 0.0)
+    budget.save(update_fields=["charged_s", "reserved_s", "updated_at"])
+    for cap in AttributeCap.objects.filter(budget=budget):
+        bucket = per_attribute.get(cap.attribute_id, {"charged": 0.0, "reserved": 0.0})
+        cap.charged_s, cap.reserved_s = _round(bucket["charged"]), max(_round(bucket["reserved"]), 0.0)
+        cap.save(update_fields=["charged_s", "reserved_s"])
+    return budget
