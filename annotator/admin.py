@@ -31,6 +31,7 @@ from annotator.services.exports import export_job_create
 admin.site.site_header = "Fine-grained feedback: administration"
 admin.site.site_title = "Feedback admin"
 
+
 def _count_per_campaign(model: type[models.Model], **filters) -> Coalesce:
     rows = (model.objects.filter(campaign=OuterRef("pk"), **filters).order_by().values("campaign")
             .annotate(n=Count("pk")).values("n"))

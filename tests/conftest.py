@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 
 @pytest.fixture
@@ -38,12 +37,16 @@ def researcher_user(make_user):
 
 @pytest.fixture
 def api_client():
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 
 @pytest.fixture
 def client_for():
     """An API client logged in (token auth) as the given user."""
+
+    from rest_framework.test import APIClient
 
     def make(user) -> APIClient:
         client = APIClient()

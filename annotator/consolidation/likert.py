@@ -73,7 +73,7 @@ class LikertConsolidator:
             np.add.at(table[row], k - 1, 1)
             if len(k) >= 2:
                 spreads.append(int(k.max() - k.min()))
-        histogram = np.bincount(np.array(spreads, dtype=int), minlength=points)[:points] if spreads else np.zeros(points, int)
+        histogram = np.bincount(np.array(spreads, dtype=int), minlength=points)[:points]
         return {
             "kind": self.kind,
             "n_targets": len(units),

@@ -90,7 +90,8 @@ def slot_scores_compute(*, campaign: Campaign, raw_outputs: dict[str, Any] | Non
     """``(slot ids, scores, strategy used)`` for every slot of the campaign's active attributes."""
     attributes = {a.pk: a for a in Attribute.objects.filter(campaign=campaign, active=True)}
     rows = np.array(list(Slot.objects.filter(campaign=campaign, attribute_id__in=list(attributes))
-                         .values_list("id", "target_id", "attribute_id")), dtype=np.int64).reshape(-1, 3)
+                         .order_by("id").values_list("id", "target_id", "attribute_id")),
+                    dtype=np.int64).reshape(-1, 3)
     slot_ids, target_ids, attribute_ids = rows[:, 0], rows[:, 1], rows[:, 2]
     if not len(slot_ids):
         return slot_ids, np.zeros(0), strategy

@@ -221,7 +221,8 @@ def test_panel_providers(filled, researcher_user, client, settings):
     settings.DASHBOARD_PANELS = [f"{__name__}.panel_provider", f"{__name__}.broken_provider"]
     client.force_login(researcher_user)
     html = client.get(f"/campaigns/{filled.campaign.pk}/dashboard/").content.decode()
-    assert '<section class="card qc-panel" aria-label="Budget">' in html
+    assert '<section class="card qc-panel" id="panel-1" aria-label="Budget">' in html
+    assert '<a href="#panel-1">Budget</a>' in html
     assert "<td>dash-12 s</td><td>100 s</td>" in html
     assert "This panel failed: RuntimeError: no budget table" in html
 
@@ -411,7 +412,8 @@ def test_dashboard_and_review_in_chromium(chromium_page, live_server, make_user)
     with page.expect_navigation():
         page.click("button[type=submit]")
     page.wait_for_selector("#h-progress")
-    for img in page.locator("img").all():  # figures loaded, not broken
+    page.wait_for_load_state("load")
+    for img in page.locator("img").all():  # figures (ours and the panels') loaded, not broken
         assert img.evaluate("el => el.complete && el.naturalWidth > 0"), img.get_attribute("src")
     page.select_option("#hm-target", str(items[0].target.pk))
     page.wait_for_selector("#hm-stage .qc-overlay g")
