@@ -47,10 +47,8 @@ def main() -> None:
         t0 = time.perf_counter()
         built = build(Path(args.keep or tmp), args.items, args.seed)
         from django.conf import settings
-        from django.db import connection
         from django.db.models import F
         from django.test import Client
-        from django.test.utils import CaptureQueriesContext
 
         from annotator.models import Campaign, Slot
         from annotator.services.campaigns import slots_ensure
@@ -82,8 +80,6 @@ def main() -> None:
         refresh_s = _timed(lambda: dashboard_snapshot_refresh(campaign=campaign))[0]
         warm_page = _timed(lambda: get(page), runs=7)
         warm_plots = _timed(lambda: [get(u) for u in plots], runs=5)
-        with CaptureQueriesContext(connection) as queries:
-            get(page)
         target = campaign.targets.order_by("pk").first()
         heatmap_json = _timed(lambda: get(f"/campaigns/{campaign.pk}/dashboard/heatmap/{target.pk}.json"), runs=5)
         print(json.dumps({
@@ -94,7 +90,6 @@ def main() -> None:
             "dashboard_warm_median_s": statistics.median(warm_page), "dashboard_warm_runs_s": warm_page,
             "plots_warm_median_s": statistics.median(warm_plots),
             "heatmap_json_median_s": statistics.median(heatmap_json),
-            "dashboard_queries": len(queries),
         }, indent=2))
 
 

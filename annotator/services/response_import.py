@@ -49,6 +49,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError
+from annotator.exporters.base import chunked
 from annotator.models import (
     AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, GroupImage, Image, Item, Pair,
     Response, Slot, Target, TargetType,
@@ -134,13 +135,8 @@ class _TargetInfo:
     is_gold: bool
 
 
-def _chunks(values: Sequence, size: int = BATCH) -> Iterator[Sequence]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _text_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _chunks(values: Iterable) -> Iterator[list]:
+    return chunked(values, BATCH)
 
 
 # --------------------------------------------------------------------------- phase 1: parse
@@ -253,7 +249,8 @@ def _resolve_targets(campaign: Campaign, lines: Sequence[_Line]) -> dict[tuple[s
             if row is not None:
                 found[("pair", ref)] = _info(row[0], TargetType.PAIR, row[1:3], row[3], row[4], names)
 
-    by_sha = {_text_sha(text): text for text in refs["prompt"]}
+    # Prompts are unique by the sha256 of their text (as the item import stores them).
+    by_sha = {hashlib.sha256(text.encode("utf-8")).hexdigest(): text for text in refs["prompt"]}
     for chunk in _chunks(sorted(by_sha)):
         for target_id, sha, tokens, is_gold in targets.filter(type=TargetType.PROMPT, prompt__text_sha256__in=chunk
                                                               ).values_list("id", "prompt__text_sha256",

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotator.models import Attribute, Campaign, Slot
@@ -87,9 +88,12 @@ def _active_outputs(campaign: Campaign) -> dict[str, Any] | None:
 
 def slot_scores_compute(*, campaign: Campaign, raw_outputs: dict[str, Any] | None, strategy: str,
                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """``(slot ids, scores, strategy used)`` for every slot of the campaign's active attributes."""
+    """``(slot ids, scores, strategy used)`` for every open slot of the campaign's active attributes."""
     attributes = {a.pk: a for a in Attribute.objects.filter(campaign=campaign, active=True)}
-    rows = np.array(list(Slot.objects.filter(campaign=campaign, attribute_id__in=list(attributes))
+    # Only slots with room: a full one is never a candidate (one that reopens after a skip, expiry or
+    # invalidation keeps its last score until the next recompute). Late in a campaign this is most of them.
+    rows = np.array(list(Slot.objects.alias(fill=F("n_done") + F("n_open"))
+                         .filter(campaign=campaign, attribute_id__in=list(attributes), fill__lt=campaign.overlap)
                          .order_by("id").values_list("id", "target_id", "attribute_id")),
                     dtype=np.int64).reshape(-1, 3)
     slot_ids, target_ids, attribute_ids = rows[:, 0], rows[:, 1], rows[:, 2]
@@ -138,6 +142,8 @@ def slot_scores_write(*, slot_ids: np.ndarray, scores: np.ndarray, version: int)
         chunk_scores = [float(x) for x in values[start:start + WRITE_CHUNK]]
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # Derived data, recomputed after every retrain: not worth waiting for the WAL flush.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [chunk_ids])
                 cursor.execute(
                     f"UPDATE {table} AS s SET score = v.score, score_version = %s "

@@ -412,9 +412,11 @@ def test_dashboard_and_review_in_chromium(chromium_page, live_server, make_user)
     with page.expect_navigation():
         page.click("button[type=submit]")
     page.wait_for_selector("#h-progress")
-    page.wait_for_load_state("load")
-    for img in page.locator("img").all():  # figures (ours and the panels') loaded, not broken
-        assert img.evaluate("el => el.complete && el.naturalWidth > 0"), img.get_attribute("src")
+    for img in page.locator("img").all():  # figures (ours and the panels', some lazy) load, none broken
+        img.scroll_into_view_if_needed()
+        img.evaluate("el => el.complete ? null : new Promise(done => { el.onload = el.onerror = done; })")
+        assert img.evaluate("el => el.naturalWidth > 0"), img.get_attribute("src")
+    page.evaluate("window.scrollTo(0, 0)")
     page.select_option("#hm-target", str(items[0].target.pk))
     page.wait_for_selector("#hm-stage .qc-overlay g")
     assert page.locator("#hm-stage .qc-overlay g[data-layer=point]").count() == 3 * 1 + 1 + 2  # artifact + misalignment

@@ -342,3 +342,47 @@ def test_periodic_check_retrains_campaigns_with_enough_new_values_and_reaps_dead
     # nothing new since that retrain: the next check starts nothing
     assert retrain_check.delay().get()["started"] == {}
     assert ModelVersion.objects.filter(campaign=campaign).count() == 1
+
+
+# ---------------------------------------------------------------- dashboard panel, figures, admin
+def test_dashboard_panel_and_figures_for_researchers_only(labelled, django_capture_on_commit_callbacks, client,
+                                                          researcher_user, annotator_user):
+    campaign = labelled["campaign"]
+    version = _train(django_capture_on_commit_callbacks, campaign)
+    client.force_login(researcher_user)
+    page = client.get(f"/campaigns/{campaign.pk}/dashboard/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Reward models" in html and f'data-version="{version.pk}"' in html
+    assert "Active concept-bottleneck model" in html and "This panel failed" not in html
+    urls = [f"/rewardlab/versions/{version.pk}/metrics.png", f"/rewardlab/versions/{version.pk}/weights.png",
+            f"/rewardlab/campaigns/{campaign.pk}/learning_curve.png"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/png", url
+        assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+    client.force_login(annotator_user)
+    assert [client.get(url).status_code for url in urls] == [403, 403, 403]
+    client.logout()
+    assert all(client.get(url).status_code == 302 for url in urls)
+
+
+def test_admin_lists_versions_and_retrains_now(labelled, django_capture_on_commit_callbacks, client,
+                                               researcher_user):
+    from django.contrib.auth import get_user_model
+
+    campaign = labelled["campaign"]
+    version = _train(django_capture_on_commit_callbacks, campaign)
+    admin_user = get_user_model().objects.create_superuser("boss", "boss@example.org", "pw-123456")
+    client.force_login(admin_user)
+    assert client.get("/admin/rewardlab/modelversion/").status_code == 200
+    detail = client.get(f"/admin/rewardlab/modelversion/{version.pk}/change/")
+    assert detail.status_code == 200 and "weights.safetensors" in detail.content.decode()
+    assert client.get("/admin/rewardlab/embeddingcache/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/rewardlab/modelversion/", {"action": "retrain_now",
+                                                                  "_selected_action": [version.pk]})
+    assert response.status_code == 302
+    newest = ModelVersion.objects.exclude(pk=version.pk).get()
+    assert (newest.trigger, newest.status, newest.active) == ("admin", "done", True)
+    assert newest.config == version.config

@@ -71,7 +71,9 @@ class Command(BaseCommand):
         var_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
                "MEDIA_ROOT": str(var_dir / "media"), "ARTIFACTS_ROOT": str(var_dir / "artifacts"),
-               "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+               "CELERY_TASK_ALWAYS_EAGER": "true", "DJANGO_SETTINGS_MODULE": "config.settings",
+               # Small models and matrices: one thread each is faster than threads fighting over the cores.
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         if opts["json_out"]:
             opts = {**opts, "json_out": str(Path(opts["json_out"]).resolve())}
         command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "simulate", *self._argv(opts),
