@@ -129,7 +129,7 @@ def _cpu_seconds() -> dict[str, float]:
     return {"main": me.ru_utime + me.ru_stime, "workers": children.ru_utime + children.ru_stime}
 
 
-def run_once(var_dir: Path, campaign_id: int, workers: int | None) -> dict:
+def run_once(var_dir: Path, campaign_id: int, workers: int | None, warm: bool = False) -> dict:
     """One timed full recompute from nothing (child process)."""
     _django(var_dir)
     from django.conf import settings
@@ -146,18 +146,20 @@ def run_once(var_dir: Path, campaign_id: int, workers: int | None) -> dict:
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds()
     cpu = {key: round(cpu[key] - cpu0[key], 2) for key in cpu}
-    # Unchanged data: every value is recomputed, nothing is rewritten.
-    t1 = time.perf_counter()
-    again = campaign_consolidate(campaign=campaign, workers=workers)
-    warm = time.perf_counter() - t1
-    return {
+    out = {
         "seconds": round(seconds, 2),
         # CPU time of this process and of the heatmap workers: on a shared machine the wall
         # time depends on what else runs, the CPU time much less.
         "cpu_seconds": cpu,
-        "warm_seconds": round(warm, 2),
-        "warm_changed": again["changed"],
         "summary": summary,
+    }
+    if warm:
+        # Unchanged data: every value is recomputed, no row is rewritten.
+        t1 = time.perf_counter()
+        again = campaign_consolidate(campaign=campaign, workers=workers)
+        out.update(warm_seconds=round(time.perf_counter() - t1, 2), warm_changed=again["changed"])
+    return {
+        **out,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
@@ -169,11 +171,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=None, help="heatmap processes (default: one per CPU)")
+    parser.add_argument("--warm", action="store_true", help="also time a second, no-change recompute per run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--run-only", nargs=2, metavar=("VAR_DIR", "CAMPAIGN_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_only:
-        print(json.dumps(run_once(Path(args.run_only[0]), int(args.run_only[1]), args.workers)))
+        print(json.dumps(run_once(Path(args.run_only[0]), int(args.run_only[1]), args.workers, args.warm)))
         return
 
     work = Path(tempfile.mkdtemp(prefix="bench-consolidate-"))
@@ -188,10 +191,13 @@ def main() -> None:
         info = json.loads(built.stdout.strip().splitlines()[-1])
         build_s = time.perf_counter() - t0
         runs = []
+        load_before = [round(x, 2) for x in os.getloadavg()]
         for _ in range(args.runs):
             command = [sys.executable, __file__, "--run-only", str(work), str(info["campaign"])]
             if args.workers is not None:
                 command += ["--workers", str(args.workers)]
+            if args.warm:
+                command.append("--warm")
             out = subprocess.run(command, check=True, capture_output=True, text=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         heatmaps = sum(1 for _ in (work / "media" / "heatmaps").rglob("*.png"))
@@ -204,8 +210,10 @@ def main() -> None:
             "median_seconds": statistics.median(r["seconds"] for r in runs),
             "runs_seconds": [r["seconds"] for r in runs],
             "runs_cpu_seconds": [r["cpu_seconds"] for r in runs],
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "median_warm_seconds": statistics.median(r["warm_seconds"] for r in runs),
+            # 1/5/15-minute load averages: on a shared 2-core machine, other work stretches the wall time.
+            "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "median_warm_seconds": (statistics.median(r["warm_seconds"] for r in runs) if args.warm else None),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "peak_rss_worker_mb": max(r["peak_rss_worker_mb"] for r in runs),
             "summary": runs[-1]["summary"],

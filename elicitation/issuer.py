@@ -41,13 +41,11 @@ from annotator.services.next_task import MAX_STALE_CANDIDATES, _slots_with_room,
 from elicitation.models import AttributeCap, Budget, ScoreState
 from elicitation.selectors.costs import annotator_speed_factor, cost_of, policy_settings
 from elicitation.services.ledger import EPS, budget_exhausted_error, budget_lock, fits, planned_costs
-from elicitation.services.scores import NEVER
+from elicitation.services.scores import FILL_ORDER, NEVER
 from elicitation.strategies import bundle_target, get_strategy
 
 logger = logging.getLogger(__name__)
 
-#: Strategies that need no stored scores: they walk the fill order.
-FILL_ORDER = ("all", "coarse")
 SCORES_TASK = "elicitation.tasks.scores_recompute"
 SCORES_REQUEST_TTL_S = 120
 

@@ -55,21 +55,22 @@ def _job(campaign_id: int, export_id) -> ExportJob:
     return get_object_or_404(ExportJob.objects.select_related("campaign"), pk=export_id, campaign_id=campaign_id)
 
 
+class ExportCreateInputSerializer(serializers.Serializer):
+    formats = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=True,
+        help_text="Any of jsonl, parquet, heatmaps, pairs; none or empty: all. manifest.json is always written.")
+
+
 class ExportCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    class InputSerializer(serializers.Serializer):
-        formats = serializers.ListField(
-            child=serializers.CharField(), required=False, allow_empty=True,
-            help_text="Any of jsonl, parquet, heatmaps, pairs; none or empty: all. manifest.json is always written.")
-
-    @extend_schema(tags=TAGS, operation_id="exports_create", request=InputSerializer,
+    @extend_schema(tags=TAGS, operation_id="exports_create", request=ExportCreateInputSerializer,
                    responses={202: ExportStartedSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
                               404: ErrorSerializer},
                    description=f"Queue an export of the campaign. Formats: {', '.join(exporter_names())}.")
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = get_object_or_404(Campaign, pk=campaign_id)
-        data = self.InputSerializer(data=request.data)
+        data = ExportCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = export_job_create(campaign=campaign, formats=data.validated_data.get("formats"),
                                 requested_by=request.user)

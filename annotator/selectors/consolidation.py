@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from annotator.consolidation import CONSOLIDATORS, Spec, Unit
 from annotator.consolidation.base import HEATMAP_MAX_SIDE, answer_agreements
@@ -25,6 +26,10 @@ from annotator.models import (
 )
 
 STREAM_CHUNK = 5000
+
+
+def _ids(ids: Iterable[int] | QuerySet) -> list[int] | QuerySet:
+    return ids if isinstance(ids, QuerySet) else list(ids)
 
 
 # ---------------------------------------------------------------- specs
@@ -47,7 +52,7 @@ def target_infos(*, target_ids: Sequence[int] | None = None, campaign: Campaign 
     """
     targets = Target.objects.all()
     if target_ids is not None:
-        targets = targets.filter(pk__in=list(target_ids))
+        targets = targets.filter(pk__in=_ids(target_ids))
     if campaign is not None:
         targets = targets.filter(campaign=campaign)
     if id_range is not None:
@@ -139,7 +144,7 @@ def valid_answers_grouped(*, attribute_ids: Sequence[int], id_range: tuple[int, 
     if id_range is not None:
         qs = qs.filter(target_id__gte=id_range[0], target_id__lte=id_range[1])
     if target_ids is not None:
-        qs = qs.filter(target_id__in=list(target_ids))
+        qs = qs.filter(target_id__in=_ids(target_ids))
     rows = (qs.order_by("target_id", "attribute_id", "id")
             .values_list("target_id", "attribute_id", "annotator_id", "value").iterator(chunk_size=STREAM_CHUNK))
     for (target_id, attribute_id), group in groupby(rows, key=lambda r: (r[0], r[1])):
@@ -238,9 +243,10 @@ def annotator_agreement(*, campaign: Campaign, annotator_id: int | None = None,
             base = dataclasses.replace(base, max_side=points_max_side)
         target_ids = None
         if annotator_id is not None:
-            target_ids = list(Response.objects.filter(attribute=attribute, annotator_id=annotator_id, valid=True)
-                              .values_list("target_id", flat=True))
-            if not target_ids:
+            # A subquery, not a list: an annotator may have answered more targets than SQLite takes parameters.
+            target_ids = Response.objects.filter(attribute=attribute, annotator_id=annotator_id,
+                                                 valid=True).values("target_id")
+            if not target_ids.exists():
                 continue
         gold = dict(GoldAnswer.objects.filter(attribute=attribute).values_list("target_id", "value"))
         specs: dict = {}

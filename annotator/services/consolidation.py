@@ -16,11 +16,13 @@ new consolidated values arrived since the last training to retrain.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -303,6 +305,34 @@ def campaign_consolidate(*, campaign: Campaign, progress: bool = False, chunk_si
     totals: Counter[str] = Counter()
     pool = _pool(workers, len(target_ids)) if AttributeKind.POINTS in kinds else None
     bar = tqdm(total=len(target_ids), disable=not progress, unit="target", desc=f"consolidate {campaign.name}")
+    with _gc_paused():
+        _campaign_chunks(campaign=campaign, target_ids=target_ids, attributes=attributes, bases=bases, kinds=kinds,
+                         chunk_size=chunk_size, pool=pool, bar=bar, totals=totals)
+    _notify_on_commit(campaign.pk, totals["changed"])
+    summary = {"targets": len(target_ids)}
+    summary.update({key: totals[key] for key in ("values", "written", "deleted", "changed", "heatmaps")})
+    return summary
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector for a bulk run.
+
+    Streaming a campaign allocates millions of short-lived, acyclic rows and
+    dicts; the collector would rescan the growing heap every few thousand
+    allocations (about 15% of a recompute's CPU) and find nothing to free.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _campaign_chunks(*, campaign: Campaign, target_ids: list[int], attributes: dict[int, Attribute],
+                     bases: dict[int, Spec], kinds: set[str], chunk_size: int, pool, bar, totals: Counter) -> None:
     try:
         for start in range(0, len(target_ids), chunk_size):
             chunk = target_ids[start:start + chunk_size]
@@ -316,7 +346,3 @@ def campaign_consolidate(*, campaign: Campaign, progress: bool = False, chunk_si
         if pool is not None:
             pool.close()
             pool.join()
-    _notify_on_commit(campaign.pk, totals["changed"])
-    summary = {"targets": len(target_ids)}
-    summary.update({key: totals[key] for key in ("values", "written", "deleted", "changed", "heatmaps")})
-    return summary

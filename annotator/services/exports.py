@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.exporters import EXPORTERS, formats_clean
-from annotator.exporters.base import STREAMS, ExportContext, file_sha256, json_clean, json_document
+from annotator.exporters.base import STREAMS, ExportContext, chunked, file_sha256, json_clean, json_document
 from annotator.exporters.records import (
     attribute_descriptions, comparison_records, item_rows, response_records, stream_totals,
 )
@@ -92,10 +92,12 @@ def _counts(campaign: Campaign, totals: dict[str, int]) -> dict[str, int]:
 def _files(out_dir: Path) -> dict[str, dict[str, Any]]:
     """Checksums of every file; threads overlap the opens and reads of tens of thousands of heatmaps."""
     paths = [path for path in sorted(out_dir.rglob("*")) if path.is_file() and path.name != MANIFEST]
+    files = {}
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        digests = list(pool.map(file_sha256, paths))
-    return {path.relative_to(out_dir).as_posix(): {"sha256": digest, "bytes": path.stat().st_size}
-            for path, digest in zip(paths, digests)}
+        for chunk in chunked(paths, CHUNK_SIZE):  # a chunk of futures at a time, not one per file at once
+            for path, digest in zip(chunk, pool.map(file_sha256, chunk)):
+                files[path.relative_to(out_dir).as_posix()] = {"sha256": digest, "bytes": path.stat().st_size}
+    return files
 
 
 def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] | None = None,
@@ -105,7 +107,8 @@ def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] 
 
     ``on_progress(done, total)`` is called after every chunk, counting rows
     of the streams the formats read. ``options`` reach the exporters as
-    ``ctx.extra`` (``items_per_shard`` for the heatmap NPZ shards).
+    ``ctx.extra``: ``npz`` (default true), ``items_per_shard`` and ``workers``
+    for the heatmap NPZ shards, ``row_group_rows`` for items.parquet.
     """
     names = formats_clean(formats)
     out_dir = Path(out_dir)

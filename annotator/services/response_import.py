@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,6 @@ class _TargetInfo:
     is_gold: bool
 
 
-def _chunks(values: Iterable) -> Iterator[list]:
-    return chunked(values, BATCH)
-
-
 # --------------------------------------------------------------------------- phase 1: parse
 
 
@@ -185,7 +181,7 @@ def _image_names(campaign: Campaign, image_ids: Iterable[int]) -> dict[int, list
     """image id -> the names a line may use for it: the campaign item's external_id and the sha256."""
     image_ids = list(set(image_ids))
     names: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(image_ids):
+    for chunk in chunked(image_ids, BATCH):
         for image_id, external_id in Item.objects.filter(campaign=campaign, image_id__in=chunk).values_list(
                 "image_id", "external_id"):
             names[image_id].append(external_id)
@@ -209,7 +205,7 @@ def _resolve_targets(campaign: Campaign, lines: Sequence[_Line]) -> dict[tuple[s
     targets = Target.objects.filter(campaign=campaign)
 
     rows = []
-    for chunk in _chunks(sorted(refs["item"])):
+    for chunk in chunked(sorted(refs["item"]), BATCH):
         rows += targets.filter(type=TargetType.ITEM, item__external_id__in=chunk).values_list(
             "id", "item__external_id", "item__image_id", "prompt__tokens", "is_gold")
     names = _image_names(campaign, [row[2] for row in rows])
@@ -217,11 +213,11 @@ def _resolve_targets(campaign: Campaign, lines: Sequence[_Line]) -> dict[tuple[s
         found[("item", external_id)] = _info(target_id, TargetType.ITEM, [image_id], tokens, is_gold, names)
 
     rows = []
-    for chunk in _chunks(sorted(refs["group"])):
+    for chunk in chunked(sorted(refs["group"]), BATCH):
         rows += targets.filter(type=TargetType.GROUP, group__name__in=chunk).values_list(
             "id", "group__name", "group_id", "prompt__tokens", "is_gold")
     members: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks([row[2] for row in rows]):
+    for chunk in chunked([row[2] for row in rows], BATCH):
         for group_id, image_id in (GroupImage.objects.filter(group_id__in=chunk).order_by("group_id", "position", "id")
                                    .values_list("group_id", "image_id")):
             members[group_id].append(image_id)
@@ -232,14 +228,14 @@ def _resolve_targets(campaign: Campaign, lines: Sequence[_Line]) -> dict[tuple[s
     if refs["pair"]:
         wanted = {name for pair in refs["pair"] for name in pair}
         by_name: dict[str, int] = {}
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in chunked(sorted(wanted), BATCH):
             by_name.update(Image.objects.filter(sha256__in=chunk).values_list("sha256", "id"))
             by_name.update(Item.objects.filter(campaign=campaign, external_id__in=chunk)
                            .values_list("external_id", "image_id"))
         ids = {pair: (by_name.get(pair[0]), by_name.get(pair[1])) for pair in refs["pair"]}
         image_ids = sorted({i for a, b in ids.values() for i in (a, b) if i is not None})
         pairs: dict[tuple[int, int], tuple] = {}
-        for chunk in _chunks(image_ids):
+        for chunk in chunked(image_ids, BATCH):
             for row in targets.filter(type=TargetType.PAIR, pair__image_a_id__in=chunk).values_list(
                     "id", "pair__image_a_id", "pair__image_b_id", "prompt__tokens", "is_gold"):
                 pairs[(row[1], row[2])] = row
@@ -251,7 +247,7 @@ def _resolve_targets(campaign: Campaign, lines: Sequence[_Line]) -> dict[tuple[s
 
     # Prompts are unique by the sha256 of their text (as the item import stores them).
     by_sha = {hashlib.sha256(text.encode("utf-8")).hexdigest(): text for text in refs["prompt"]}
-    for chunk in _chunks(sorted(by_sha)):
+    for chunk in chunked(sorted(by_sha), BATCH):
         for target_id, sha, tokens, is_gold in targets.filter(type=TargetType.PROMPT, prompt__text_sha256__in=chunk
                                                               ).values_list("id", "prompt__text_sha256",
                                                                             "prompt__tokens", "is_gold"):
@@ -307,6 +303,57 @@ class _Good:
     shown: tuple[int, ...]
 
 
+@dataclass
+class _Checker:
+    """What every line is checked against, and what the good lines so far add to it."""
+
+    attributes: dict[str, Attribute]
+    targets: dict[tuple[str, Any], _TargetInfo]
+    users: dict[str, Any]
+    existing: dict[str, set[tuple[int, int, int]]]
+    rating_keys: set[str]
+    seen: set[tuple[str, int, int]] = field(default_factory=set)
+    # (annotator name, image id) -> the rating a good line of this file gives
+    file_ratings: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def check(self, line: _Line) -> _Good | None:
+        """The line ready to write; None for a duplicate; raises _Refused."""
+        attribute = self.attributes.get(line.attribute)
+        if attribute is None:
+            raise _Refused("attribute", "unknown_attribute", f"No attribute {line.attribute!r} in this campaign.")
+        info = self.targets.get(line.target)
+        if info is None:
+            raise _Refused(f"target.{line.target[0]}", "unknown_target",
+                           f"No {line.target[0]} {line.target[1]!r} in this campaign.")
+        if attribute.target_type != info.type:
+            raise _Refused("attribute", "target_type",
+                           f"{attribute.key!r} is asked about a {attribute.target_type}, not a {info.type}.")
+        user = self.users.get(line.annotator)
+        key = (line.annotator, info.id, attribute.pk)
+        saved = (user.pk, info.id, attribute.pk) if user is not None else None
+        if key in self.seen or saved in self.existing["responses"]:
+            return None
+        if saved in self.existing["slots"]:
+            raise _Refused("target", "already_assigned",
+                           "This annotator holds an assignment for this target and attribute without an answer.")
+        value, shown = _value_in_ids(attribute, info, line.value)
+        ratings: dict[int, int] = {}
+        if attribute.kind == AttributeKind.RANKING:
+            if user is not None:
+                ratings.update(ranking_ratings(annotator=user, ranking=attribute, image_ids=list(info.image_ids)))
+            ratings.update({i: self.file_ratings[(line.annotator, i)] for i in info.image_ids
+                            if (line.annotator, i) in self.file_ratings})
+        try:
+            clean = value_validate(attribute=attribute, value=value, context=ValueContext(
+                image_ids=shown, n_tokens=info.n_tokens, ratings=ratings, prefix="value"))
+        except ApplicationError as exc:
+            raise _Refused(exc.extra.get("field"), exc.extra.get("rule"), exc.message) from None
+        self.seen.add(key)
+        if attribute.key in self.rating_keys and info.type == TargetType.ITEM and "value" in clean:
+            self.file_ratings[(line.annotator, info.image_ids[0])] = clean["value"]
+        return _Good(line=line, target=info, attribute=attribute, value=clean, shown=shown)
+
+
 def responses_import(*, campaign: Campaign, lines: Iterable[str], strict: bool = False,
                      consolidate: bool = True) -> ResponseImportReport:
     """Import JSONL response lines into ``campaign``; see the module docstring for the format."""
@@ -329,58 +376,28 @@ def responses_import(*, campaign: Campaign, lines: Iterable[str], strict: bool =
     attributes = {a.key: a for a in Attribute.objects.filter(campaign=campaign)}
     targets = _resolve_targets(campaign, parsed)
     users = _resolve_annotators(campaign, [line.annotator for line in parsed])
-    existing = _existing_keys(users.values(), [t.id for t in targets.values()])
-    ratings_key = {a.pk: (a.config or {}).get("rating_attribute") for a in attributes.values()
-                   if a.kind == AttributeKind.RANKING}
-    file_ratings: dict[tuple[str, int], int] = {}  # (annotator name, image id) -> rating in this file
+    checker = _Checker(
+        attributes=attributes, targets=targets, users=users,
+        existing=_existing_keys(users.values(), [t.id for t in targets.values()]),
+        rating_keys={(a.config or {}).get("rating_attribute") for a in attributes.values()
+                     if a.kind == AttributeKind.RANKING} - {None})
 
-    good: list[_Good] = []
-    seen: set[tuple[str, int, int]] = set()
-    # Rankings last: they are checked against the ratings of the same file.
     def ranking_last(line: _Line) -> tuple[bool, int]:
+        # Rankings are checked against the ratings of the same file, so those come first.
         attribute = attributes.get(line.attribute)
         return attribute is not None and attribute.kind == AttributeKind.RANKING, line.number
 
+    good: list[_Good] = []
     for line in sorted(parsed, key=ranking_last):
         try:
-            attribute = attributes.get(line.attribute)
-            if attribute is None:
-                raise _Refused("attribute", "unknown_attribute", f"No attribute {line.attribute!r} in this campaign.")
-            info = targets.get(line.target)
-            if info is None:
-                raise _Refused(f"target.{line.target[0]}", "unknown_target",
-                               f"No {line.target[0]} {line.target[1]!r} in this campaign.")
-            if attribute.target_type != info.type:
-                raise _Refused("attribute", "target_type",
-                               f"{attribute.key!r} is asked about a {attribute.target_type}, not a {info.type}.")
-            user = users.get(line.annotator)
-            key = (line.annotator, info.id, attribute.pk)
-            if key in seen or (user is not None and (user.pk, info.id, attribute.pk) in existing["responses"]):
-                report.duplicates += 1
-                continue
-            if user is not None and (user.pk, info.id, attribute.pk) in existing["slots"]:
-                raise _Refused("target", "already_assigned",
-                               "This annotator holds an assignment for this target and attribute without an answer.")
-            value, shown = _value_in_ids(attribute, info, line.value)
-            ratings: dict[int, int] = {}
-            if attribute.kind == AttributeKind.RANKING:
-                if user is not None:
-                    ratings.update(ranking_ratings(annotator=user, ranking=attribute, image_ids=list(info.image_ids)))
-                ratings.update({i: file_ratings[(line.annotator, i)] for i in info.image_ids
-                                if (line.annotator, i) in file_ratings})
-            try:
-                clean = value_validate(attribute=attribute, value=value,
-                                       context=ValueContext(image_ids=shown, n_tokens=info.n_tokens, ratings=ratings,
-                                                            prefix="value"))
-            except ApplicationError as exc:
-                raise _Refused(exc.extra.get("field"), exc.extra.get("rule"), exc.message) from None
+            checked = checker.check(line)
         except _Refused as refused:
             report.errors.append(LineError(line.number, refused.field, refused.rule, refused.message))
             continue
-        seen.add(key)
-        if attribute.key in ratings_key.values() and info.type == TargetType.ITEM and "value" in clean:
-            file_ratings[(line.annotator, info.image_ids[0])] = clean["value"]
-        good.append(_Good(line=line, target=info, attribute=attribute, value=clean, shown=shown))
+        if checked is None:
+            report.duplicates += 1
+        else:
+            good.append(checked)
     report.errors.sort(key=lambda e: e.line)
 
     if strict and report.errors:
@@ -404,7 +421,7 @@ def _existing_keys(users: Iterable, target_ids: Sequence[int]) -> dict[str, set[
     out: dict[str, set] = {"responses": set(), "slots": set()}
     if not user_ids:
         return out
-    for chunk in _chunks(list(target_ids)):
+    for chunk in chunked(list(target_ids), BATCH):
         out["responses"].update(Response.objects.filter(annotator_id__in=user_ids, target_id__in=chunk)
                                 .values_list("annotator_id", "target_id", "attribute_id"))
         out["slots"].update(AssignmentSlot.objects.filter(annotator_id__in=user_ids, target_id__in=chunk)
@@ -470,7 +487,7 @@ def _write(*, campaign: Campaign, good: list[_Good], users: dict[str, Any],
     for r in responses:
         done[(r.target_id, r.attribute_id)] += 1
     counters = []
-    for chunk in _chunks(sorted(touched)):
+    for chunk in chunked(sorted(touched), BATCH):
         for slot in Slot.objects.select_for_update().filter(target_id__in=chunk).order_by("id"):
             count = done.pop((slot.target_id, slot.attribute_id), 0)
             if count:

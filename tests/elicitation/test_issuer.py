@@ -112,7 +112,7 @@ def test_attribute_value_never_asks_a_retired_attribute(case):
     policy(case, "attribute_value")
     one, two = (i.target.pk for i in case["items"])
     stored = stored_scores(case)
-    assert stored[(one, "b")] == NEVER and stored[(two, "b")] == NEVER
+    assert stored[(one, "b")] == NEVER and stored[(two, "b")] == NEVER  # stored, so the issuer skips them
     users = [f.user_make() for _ in range(5)]
 
     issued = [task_next(campaign=case["campaign"], annotator=u) for u in users]
