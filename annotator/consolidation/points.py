@@ -40,8 +40,8 @@ def grid_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def radius_px(spec: Spec) -> float:
-    _, grid_h = grid_size(spec.width, spec.height, spec.max_side)
-    return spec.radius_frac * grid_h
+    """The disk radius on the grid: ``radius_frac`` x image height, scaled as the image is."""
+    return spec.radius_frac * spec.height * min(1.0, spec.max_side / max(spec.width, spec.height))
 
 
 def labels_of(spec: Spec, answers: Sequence[Answer]) -> list[str]:

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from annotator.markdown import markdown_render
 from annotator.models import Campaign
 from annotator.roles import is_inspector, is_researcher, user_role
+from annotator.selectors.quality import standing_for
 from annotator.selectors.annotate import (
     annotator_submitted_count,
     campaign_overview,
@@ -28,7 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
     researcher = is_researcher(request.user)
     campaigns = campaigns_for_user(user=request.user, include_inactive=researcher)
     rows = [
-        {"progress": row, "instructions_html": markdown_render(row.campaign.instructions)}
+        {"progress": row, "instructions_html": markdown_render(row.campaign.instructions),
+         "standing": standing_for(campaign=row.campaign, annotator=request.user)}
         for row in campaign_progress_list(user=request.user, campaigns=campaigns)
     ]
     return render(request, "annotator/home.html", {

@@ -141,3 +141,19 @@ def test_markdown_render_sanitises():
     assert "javascript:" not in html
     assert "onerror" not in html and "<iframe" not in html
     assert str(markdown_render("")) == ""
+
+
+def test_home_shows_the_annotators_qualification_in_words(client, make_user):
+    from annotator.models import AnnotatorStanding
+    from tests.factories import campaign_make
+
+    user = make_user("qual-ann", "annotator")
+    campaign = campaign_make(name="gold-campaign")
+    campaign.gold_tasks_required = 2
+    campaign.qualification_threshold = 0.5
+    campaign.save()
+    AnnotatorStanding.objects.create(campaign=campaign, annotator=user, gold_answered=2, gold_score=0.25)
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert 'data-standing="not_qualified"' in page
+    assert "Not qualified: 25% correct on the gold tasks, 50% needed." in page
