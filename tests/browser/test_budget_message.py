@@ -46,6 +46,8 @@ def test_the_message_follows_the_last_task_the_budget_paid_for(page, open_task, 
 
     page.keyboard.press("y")
     page.keyboard.press("Enter")
+    page.wait_for_timeout(3000)
+    page.screenshot(path="/tmp/elicit/budget_dbg.png", full_page=True)
     page.wait_for_selector(".end-card")
 
     assert Assignment.objects.get(pk=first).status == "submitted"
