@@ -116,6 +116,11 @@ import django, json, os
 django.setup()
 from benchmarks._campaign import build_campaign
 cid, tokens = build_campaign(n_items={n_items}, presets={presets!r}, policy={policy!r}, n_users={n_users})
+from elicitation.strategies import get_strategy
+if get_strategy({policy!r}).needs_model:
+    # Scores as a retrain would store them (from stand-in model outputs): the issuer reads them.
+    from benchmarks.elicitation import scores_prime
+    scores_prime(campaign_id=cid)
 print(json.dumps({{"campaign": cid, "tokens": tokens}}))
 """
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
