@@ -33,11 +33,6 @@ def richhf_answers(n_tokens: int) -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def campaign(db):
     return f.campaign_make(name="flow", presets=["richhf"], overlap=3, instructions="**Look** <script>x</script>")

@@ -18,11 +18,6 @@ from tests import factories as f
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db, annotator_user):
     """Every kind: richhf + imagereward + tia2 + sxs, all optional so one attribute can be sent alone."""

@@ -29,12 +29,6 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The users' passwords are never checked here; PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def built(db, make_user):
     """Four group images (also items), one lone item, a pair, a prompt target; three annotators."""

@@ -18,11 +18,6 @@ from tests import factories as f
 PROMPT = "a cat riding a bicycle"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _campaign(name: str, images=None):
     """A group of four images (also items e0..e3), a pair (e0, e1), a prompt target, a lone item."""
     campaign = f.campaign_make(name=name, presets=["richhf", "imagereward", "sxs"], overlap=3)

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "pw-123456"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def campaign(db):
     campaign = f.campaign_make(name="perm", presets=["tia2"])

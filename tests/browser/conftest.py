@@ -58,12 +58,6 @@ def page(browser):
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """Every test signs in through the form; a slow password hash would dominate the run."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _serve_test_media(settings, monkeypatch):
     """config.urls binds the media view's document_root at import; point it at this test's MEDIA_ROOT."""
     from django.views.static import serve
