@@ -153,7 +153,7 @@ def plot(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.set_title(f"Collins Exp. 2 on synthetic data: tree '{result['tree']}', {result['seeds']} seeds (mean ± std)",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 

@@ -74,8 +74,8 @@ def cost_to_reach(curve: list[dict], target: float) -> float | None:
 
 def summarise(results: dict[str, list[dict]], budgets: list[float], budget: float) -> dict[str, Any]:
     grid = np.linspace(0, budget, 401)
-    all_mean = np.nanmean([step_at(run["curve"], grid) for run in results["all"]], axis=0)
-    best_all = float(np.nanmax(all_mean))
+    all_mean = np.mean([step_at(run["curve"], grid) for run in results["all"]], axis=0)
+    best_all = float(np.max(all_mean))
     target = round(0.95 * best_all, 4)
     table = {}
     for name, runs in results.items():
@@ -90,9 +90,7 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
             "cost_to_target_per_seed": reach,
             "cost_to_target_median": statistics.median(reached) if len(reached) == len(runs) else None,
             "seeds_reaching_target": f"{len(reached)}/{len(runs)}",
-            "auc_at_budget_mean": {str(int(b)): (None if np.isnan(curves[:, i]).all()
-                                                 else round(float(np.nanmean(curves[:, i])), 4))
-                                   for i, b in enumerate(budgets)},
+            "auc_at_budget_mean": {str(int(b)): round(float(curves[:, i].mean()), 4) for i, b in enumerate(budgets)},
             "final_auc_mean": round(statistics.mean(run["final_auc"] or float("nan") for run in runs), 4),
             "usable_labels_mean": labels,
             "aggregator_weights_mean": weights,
@@ -116,16 +114,21 @@ def simulations(args: argparse.Namespace) -> None:
     from elicitation.plots import auc_cost_png
 
     OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(args.work or tempfile.mkdtemp(prefix="elicitation-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        per_seed = list(pool.map(lambda s: run_seed(s, args, work), seeds))
-    results: dict[str, list[dict]] = {name: [] for name in args.strategies}
-    for runs in per_seed:
-        for run in runs:
-            results[run["strategy"]].append(run)
+    if args.from_json:
+        # Summarise and draw again from the raw runs of an earlier invocation.
+        results = json.loads(Path(args.from_json).read_text())["runs"]
+        seeds = sorted({run["seed"] for runs in results.values() for run in runs})
+    else:
+        work = Path(args.work or tempfile.mkdtemp(prefix="elicitation-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            per_seed = list(pool.map(lambda s: run_seed(s, args, work), seeds))
+        results = {name: [] for name in args.strategies}
+        for runs in per_seed:
+            for run in runs:
+                results[run["strategy"]].append(run)
     budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else [
         args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]
     summary = summarise(results, budgets, args.budget)
@@ -135,7 +138,8 @@ def simulations(args: argparse.Namespace) -> None:
     (OUT / "elicitation.png").write_bytes(auc_cost_png(
         results=results, target_auc=summary["target_auc"], budgets=budgets,
         title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs)"))
-    (OUT / "elicitation.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
+    if not args.from_json:
+        (OUT / "elicitation.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
     print(json.dumps(summary, indent=2))
 
 
@@ -236,6 +240,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=3, help="Seeds simulated at once (processes).")
     parser.add_argument("--work", default="", help="Folder for the per-seed databases and JSON.")
+    parser.add_argument("--from-json", default="", help="Summarise the runs saved in an earlier elicitation.json.")
     parser.add_argument("--scores", action="store_true", help="Time scores_recompute instead.")
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)

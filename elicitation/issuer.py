@@ -153,8 +153,11 @@ def _scored_candidate(*, campaign: Campaign, annotator, attribute_ids: list[int]
                   .filter(~Exists(_taken(annotator))))
     if passed:
         candidates = candidates.exclude(target_id__in=passed)
+    # NO KEY UPDATE: issuers still exclude each other on the target, but a submit inserting responses that
+    # reference it (a KEY SHARE for the foreign key check) is not blocked while holding its slot locks.
     return (candidates.select_related("target__item", "target__prompt")
-            .select_for_update(skip_locked=skip_locked, of=("target",)).order_by("-score", "id").first())
+            .select_for_update(skip_locked=skip_locked, of=("target",), no_key=True)
+            .order_by("-score", "id").first())
 
 
 def _open_work_exists(*, campaign: Campaign, annotator, attribute_ids: list[int]) -> bool:
@@ -201,7 +204,8 @@ def task_issue_cost_aware(*, campaign: Campaign, annotator) -> Assignment | None
     gold = default_issuer.quality_gate(campaign=campaign, annotator=annotator)
     if gold is not None:
         # Every annotator answers a gold target, so the overlap does not apply; wait for its lock.
-        gold = Target.objects.select_for_update(of=("self",)).select_related("item", "prompt").get(pk=gold.pk)
+        gold = (Target.objects.select_for_update(of=("self",), no_key=True).select_related("item", "prompt")
+                .get(pk=gold.pk))
         slots = _slots_with_room(target_id=gold.pk, annotator=annotator, attribute_ids=askable, overlap=None)
         chosen = bundle_fit([s.attribute_id for s in slots], costs=plan.costs, budget=plan.budget, caps=plan.caps)
         target = gold if chosen else None

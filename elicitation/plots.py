@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 DPI = 110
+CHANCE = 0.5
 STRATEGY_COLOURS = {"all": "0.2", "coarse": "tab:orange", "random": "tab:gray", "uncertainty_per_cost": "tab:blue",
                     "voi_per_cost": "tab:red", "attribute_value": "tab:green"}
 
@@ -63,7 +64,8 @@ def auc_cost_png(*, results: Mapping[str, Sequence[Mapping[str, Any]]], target_a
     """Mean held-out ROC-AUC (band: min-max over seeds) against cumulative annotator-hours, per strategy.
 
     ``results``: strategy -> list of runs, each with ``curve = [{"cost", "auc"}, ...]``. Each run is a step
-    function (the model trained at a cost serves until the next one), read on a common grid.
+    function (the model trained at a cost serves until the next one; chance before the first), read on a
+    common grid.
     """
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     top = max((p["cost"] for runs in results.values() for run in runs for p in run["curve"]), default=1.0)
@@ -72,10 +74,10 @@ def auc_cost_png(*, results: Mapping[str, Sequence[Mapping[str, Any]]], target_a
         curves = np.array([step_at(run["curve"], grid) for run in runs])
         if not len(curves):
             continue
-        mean = np.nanmean(curves, axis=0) if np.isfinite(curves).any() else grid * np.nan
+        mean = curves.mean(axis=0)
         colour = STRATEGY_COLOURS.get(name)
         ax.plot(grid / 3600.0, mean, label=name, color=colour, linewidth=2 if name != "all" else 2.5)
-        ax.fill_between(grid / 3600.0, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=colour,
+        ax.fill_between(grid / 3600.0, curves.min(axis=0), curves.max(axis=0), color=colour,
                         alpha=0.12, linewidth=0)
     if target_auc is not None:
         ax.axhline(target_auc, color="0.4", linestyle=":", linewidth=1, label=f"target AUC {target_auc:.3f}")
@@ -89,11 +91,11 @@ def auc_cost_png(*, results: Mapping[str, Sequence[Mapping[str, Any]]], target_a
     return _png(fig)
 
 
-def step_at(curve: Sequence[Mapping[str, Any]], grid: np.ndarray) -> np.ndarray:
-    """The AUC in force at each cost of ``grid`` (NaN before the first model)."""
+def step_at(curve: Sequence[Mapping[str, Any]], grid: np.ndarray, *, before: float = CHANCE) -> np.ndarray:
+    """The AUC in force at each cost of ``grid``; ``before`` the first model (chance: no model ranks nothing)."""
     costs = np.array([p["cost"] for p in curve], dtype=np.float64)
     aucs = np.array([p["auc"] for p in curve], dtype=np.float64)
-    out = np.full(len(grid), np.nan)
+    out = np.full(len(grid), before, dtype=np.float64)
     if not len(costs):
         return out
     index = np.searchsorted(costs, grid, side="right") - 1

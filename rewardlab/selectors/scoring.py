@@ -48,10 +48,19 @@ def loaded_model(*, version: ModelVersion) -> LoadedModel:
         from rewardlab.ml.io import load_model  # imports torch: only here, on the first score
         from rewardlab.services.fitting import FeatureSpec
 
+        features = FeatureSpec.from_config(version.config)
+        trained_on = (version.data_snapshot or {}).get("features") or {}
+        now = features.describe()
+        if trained_on and (trained_on.get("image"), trained_on.get("text")) != (now["image"], now["text"]):
+            # The encoders' code changed since training: the model would read other features.
+            raise ConflictError(
+                f"Model version {version.pk} was trained on {trained_on.get('image')} / {trained_on.get('text')} "
+                f"features; this server computes {now['image']} / {now['text']}. Retrain the campaign.",
+                field="campaign", rule="encoder_changed", reason="encoder_changed")
         model = load_model(Path(version.artifact_dir) / MODEL_DIR,
                            device=getattr(settings, "REWARDLAB_SCORE_DEVICE", "cpu"))
         loaded = LoadedModel(version_id=version.pk, campaign_id=version.campaign_id, kind=version.kind, model=model,
-                             features=FeatureSpec.from_config(version.config))
+                             features=features)
         # Versions of other campaigns stay; an older version of the same campaign and kind is dropped.
         for pk in [pk for pk, m in _LOADED.items() if (m.campaign_id, m.kind) == (version.campaign_id, version.kind)]:
             _LOADED.pop(pk)

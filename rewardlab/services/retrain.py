@@ -30,18 +30,20 @@ logger = logging.getLogger(__name__)
 def retrain_kinds(*, campaign: Campaign, row: CampaignModelSettings | None = None) -> list[str]:
     """The model kinds a retrain trains: the settings' list, else what the campaign's attributes allow.
 
-    A coarse item attribute with concepts beside it gives a CBM (a coarse
-    attribute alone a coarse model); ranking or side-by-side attributes give
-    a pairwise model.
+    A coarse item attribute with consolidated values gives a CBM when
+    concept attributes sit beside it (a coarse model when it is alone);
+    consolidated rankings or side-by-side choices give a pairwise model.
+    Kinds without data yet are left out, so a retrain never queues a run
+    that can only fail.
     """
     row = row or model_settings_get(campaign=campaign)
     if row.retrain_kinds:
         return [k for k in row.retrain_kinds if k in ModelVersion.Kind.values]
     labels = Attribute.objects.filter(campaign=campaign, target_type="item", kind__in=LABEL_KINDS)
     kinds = []
-    if labels.filter(is_coarse=True).exists():
+    if Consolidated.objects.filter(campaign=campaign, attribute__in=labels.filter(is_coarse=True)).exists():
         kinds.append("cbm" if labels.filter(is_coarse=False, active=True).exists() else "coarse")
-    if Attribute.objects.filter(campaign=campaign, kind__in=PAIR_KINDS).exists():
+    if Consolidated.objects.filter(campaign=campaign, attribute__kind__in=PAIR_KINDS).exists():
         kinds.append("pairwise")
     return kinds
 

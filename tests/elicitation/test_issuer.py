@@ -186,3 +186,32 @@ def test_new_targets_and_attributes_the_model_does_not_know(case):
     assert stored[(late.target.pk, "a")] == pytest.approx(1.0 / 10.0)
     # ... and an attribute it does not predict scores 0: after the informative ones, in a bundle if time allows.
     assert stored[(late.target.pk, "notes")] == 0.0
+
+
+def test_only_the_frontier_is_stored_and_what_leaves_it_goes_back_to_zero(case, settings):
+    settings.ELICITATION_SCORE_FRONTIER = 2
+    one, two = (i.target.pk for i in case["items"])
+    policy(case, "voi_per_cost")
+    expected = expected_scores(case, "voi_per_cost")
+    stored = stored_scores(case)
+    # The two best (both coarse labels) are stored; every other slot stays at 0.
+    assert {k: v for k, v in stored.items() if v} == pytest.approx(
+        {(one, "good"): expected[(one, "good")], (two, "good"): expected[(two, "good")]})
+    assert sorted(v for v in stored.values() if not v) == [0.0] * 4
+
+    # A new model puts all its weight on concept a, about which it is unsure on both items: learning a
+    # settles the coarse prediction, so the a slots enter the frontier and the coarse ones go back to 0.
+    raw = case["raw"]
+    case["state"]["raw"] = {**raw, "version": 43, "coarse_proba": np.array([0.5, 0.71]),
+                            "aggregator_intercept": -4.5, "aggregator_weights": np.array([9.0, 0.0]),
+                            "concept_proba": np.array([[0.5, 0.5], [0.6, 0.5]])}
+    scores_recompute(campaign=case["campaign"], version_id=43)
+    stored = stored_scores(case)
+    top = sorted(stored, key=stored.get, reverse=True)[:2]
+    assert set(top) == {(one, "a"), (two, "a")}
+    assert stored[(one, "good")] == 0.0 and stored[(two, "good")] == 0.0
+    assert Slot.objects.get(target_id=one, attribute__key="a").score_version == 43
+
+    # Never-asked slots are stored whatever the frontier, and only once.
+    policy(case, "attribute_value")
+    assert stored_scores(case)[(one, "b")] == NEVER and stored_scores(case)[(two, "b")] == NEVER

@@ -170,3 +170,14 @@ def test_loading_the_urls_and_the_api_does_not_import_torch():
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_model_trained_on_other_encoder_versions_is_refused(trained, client_for, researcher_user):
+    version = trained["version"]
+    snapshot = {**version.data_snapshot, "features": {**version.data_snapshot["features"],
+                                                      "image": "pixelstats:0-older"}}
+    ModelVersion.objects.filter(pk=version.pk).update(data_snapshot=snapshot)
+    response = client_for(researcher_user).post(URL, {"image": _png(bright=True, index=10), "prompt": "p"},
+                                                format="multipart")
+    assert response.status_code == 409
+    assert response.json()["extra"] == {"field": "campaign", "rule": "encoder_changed", "reason": "encoder_changed"}

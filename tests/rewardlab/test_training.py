@@ -321,8 +321,18 @@ def test_retrain_kinds_follow_the_attributes_when_not_set(labelled):
 
     assert retrain_kinds(campaign=labelled["campaign"]) == ["cbm"]
     richhf = f.campaign_make(presets=["richhf"])
-    assert retrain_kinds(campaign=richhf) == []
-    both = f.campaign_make(presets=["collins", "sxs"])
+    assert retrain_kinds(campaign=richhf) == []   # no coarse attribute, no pairs
+    both = f.campaign_make(presets=["collins", "sxs"], overlap=1)
+    assert retrain_kinds(campaign=both) == []     # the attributes are there, the data not yet
+    who = f.user_make()
+    item, pair = f.item_make(campaign=both), f.pair_make(campaign=both)
+    f.response_make(annotator=who, target=item.target, attribute=both.attributes.get(key="overall_good"),
+                    value={"value": True})
+    campaign_consolidate(campaign=both, workers=0)
+    assert retrain_kinds(campaign=both) == ["cbm"]
+    f.response_make(annotator=who, target=pair.target, attribute=both.attributes.get(key="sxs"),
+                    value={"choice": "A>B"})
+    campaign_consolidate(campaign=both, workers=0)
     assert retrain_kinds(campaign=both) == ["cbm", "pairwise"]
 
 
