@@ -16,7 +16,7 @@ from annotator.models import Campaign
 from rewardlab.models import ModelVersion
 
 OUTPUTS_FILE = "outputs.npz"
-_OUTPUTS_CACHE: dict[tuple[int, float], dict[str, Any]] = {}
+_OUTPUTS_CACHE: dict[tuple[int, str, float], dict[str, Any]] = {}
 _LOCK = threading.Lock()
 MAX_CACHED = 8
 
@@ -41,7 +41,7 @@ def _load_outputs(version: ModelVersion) -> dict[str, Any] | None:
     path = Path(version.artifact_dir) / OUTPUTS_FILE if version.artifact_dir else None
     if path is None or not path.exists():
         return None
-    key = (version.pk, path.stat().st_mtime)
+    key = (version.pk, str(path), path.stat().st_mtime)
     with _LOCK:
         cached = _OUTPUTS_CACHE.get(key)
     if cached is not None:

@@ -35,14 +35,16 @@ class LoadedModel:
     features: Any  # rewardlab.services.fitting.FeatureSpec
 
 
-_LOADED: dict[int, LoadedModel] = {}
+#: Keyed by (version id, artifact dir): ids are never reused in production, but test databases reuse them.
+_LOADED: dict[tuple[int, str], LoadedModel] = {}
 _LOCK = threading.Lock()
 
 
 def loaded_model(*, version: ModelVersion) -> LoadedModel:
     """The fitted model and encoders of ``version``, loaded once per process."""
+    key = (version.pk, version.artifact_dir)
     with _LOCK:
-        hit = _LOADED.get(version.pk)
+        hit = _LOADED.get(key)
         if hit is not None:
             return hit
         from rewardlab.ml.io import load_model  # imports torch: only here, on the first score
@@ -62,9 +64,9 @@ def loaded_model(*, version: ModelVersion) -> LoadedModel:
         loaded = LoadedModel(version_id=version.pk, campaign_id=version.campaign_id, kind=version.kind, model=model,
                              features=features)
         # Versions of other campaigns stay; an older version of the same campaign and kind is dropped.
-        for pk in [pk for pk, m in _LOADED.items() if (m.campaign_id, m.kind) == (version.campaign_id, version.kind)]:
-            _LOADED.pop(pk)
-        _LOADED[version.pk] = loaded
+        for old in [k for k, m in _LOADED.items() if (m.campaign_id, m.kind) == (version.campaign_id, version.kind)]:
+            _LOADED.pop(old)
+        _LOADED[key] = loaded
         return loaded
 
 
