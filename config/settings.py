@@ -207,3 +207,6 @@ ANNOTATOR_ASSIGNMENT_HOOKS = env.list("ANNOTATOR_ASSIGNMENT_HOOKS", default=["el
 # this is how elicitation and rewardlab show budgets and models without annotator importing them.
 DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=["rewardlab.dashboard.model_panel",
                                                        "elicitation.dashboard.budget_panel"])
+
+# Tell rewardlab (by task name, after commit) when consolidated values change.
+REWARDLAB_NOTIFY = env.bool("REWARDLAB_NOTIFY", default=True)
