@@ -144,7 +144,8 @@ def plot(result: dict, path: Path) -> None:
     for name, per_n in result["models"].items():
         means = [per_n[str(n)]["mean"] for n in ns]
         stds = [per_n[str(n)]["std"] for n in ns]
-        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, color=COLOURS[name], label=LABELS[name])
+        label = LABELS[name].replace("the 3 tree", f"the {len(result['tree_attributes'])} tree")
+        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, color=COLOURS[name], label=label)
     ax.set_xscale("log")
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("training images N")
@@ -153,7 +154,7 @@ def plot(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.set_title(f"Collins Exp. 2 on synthetic data: tree '{result['tree']}', {result['seeds']} seeds (mean ± std)",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="best")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 

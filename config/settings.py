@@ -210,3 +210,12 @@ DASHBOARD_PANELS = env.list("DASHBOARD_PANELS", default=["rewardlab.dashboard.mo
 
 # Tell rewardlab (by task name, after commit) when consolidated values change.
 REWARDLAB_NOTIFY = env.bool("REWARDLAB_NOTIFY", default=True)
+
+# Reward models (rewardlab) and elicitation knobs, all overridable from the environment.
+REWARDLAB_RETRAIN_EVERY = env.int("REWARDLAB_RETRAIN_EVERY", default=50)
+REWARDLAB_DEVICE = env.str("REWARDLAB_DEVICE", default="auto")
+REWARDLAB_SCORE_DEVICE = env.str("REWARDLAB_SCORE_DEVICE", default="cpu")
+REWARDLAB_TRAIN_SOFT_TIME_LIMIT = env.int("REWARDLAB_TRAIN_SOFT_TIME_LIMIT", default=3600)
+ELICITATION_SCORE_FRONTIER = env.int("ELICITATION_SCORE_FRONTIER", default=5000)
+ELICITATION_PSEUDO_COUNT = env.float("ELICITATION_PSEUDO_COUNT", default=5.0)
+ELICITATION_CHARGE_CAP_MULTIPLE = env.float("ELICITATION_CHARGE_CAP_MULTIPLE", default=3.0)

@@ -86,7 +86,7 @@ def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], ove
     # By (target, attribute) only: with a campaign filter the planner may pick the
     # fill-order index and walk every slot of the campaign.
     slots = (Slot.objects.filter(target_id=target_id, attribute_id__in=attribute_ids)
-             .filter(~Exists(_taken(annotator))).select_for_update().order_by("id"))
+             .filter(~Exists(_taken(annotator))).select_for_update(no_key=True).order_by("id"))
     return [slot for slot in slots if overlap is None or slot.n_open + slot.n_done < overlap]
 
 
@@ -104,7 +104,7 @@ def _candidate(*, campaign: Campaign, annotator, attribute_ids: list[int], passe
     if passed:
         candidates = candidates.exclude(target_id__in=passed)
     return (candidates.select_related("target__item", "target__prompt")
-            .select_for_update(skip_locked=skip_locked, of=("target",)).order_by("fill", "id").first())
+            .select_for_update(skip_locked=skip_locked, of=("target",), no_key=True).order_by("fill", "id").first())
 
 
 @transaction.atomic(savepoint=False)
@@ -127,7 +127,7 @@ def task_issue(*, campaign: Campaign, annotator) -> Assignment | None:
     if gold is not None:
         # Every annotator answers a gold target, so the overlap does not apply;
         # wait for its lock rather than skip it.
-        gold = Target.objects.select_for_update(of=("self",)).select_related("item", "prompt").get(pk=gold.pk)
+        gold = Target.objects.select_for_update(of=("self",), no_key=True).select_related("item", "prompt").get(pk=gold.pk)
         slots = _slots_with_room(target_id=gold.pk, annotator=annotator, attribute_ids=attribute_ids, overlap=None)
         target = gold if slots else None
     passed: list[int] = []

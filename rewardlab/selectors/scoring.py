@@ -42,23 +42,24 @@ _LOCK = threading.Lock()
 
 def loaded_model(*, version: ModelVersion) -> LoadedModel:
     """The fitted model and encoders of ``version``, loaded once per process."""
+    from rewardlab.services.fitting import FeatureSpec
+
+    # Checked on every call, not only on a cache miss: the version row is the truth.
+    features = FeatureSpec.from_config(version.config)
+    trained_on = (version.data_snapshot or {}).get("features") or {}
+    now = features.describe()
+    if trained_on and (trained_on.get("image"), trained_on.get("text")) != (now["image"], now["text"]):
+        # The encoders' code changed since training: the model would read other features.
+        raise ConflictError(
+            f"Model version {version.pk} was trained on {trained_on.get('image')} / {trained_on.get('text')} "
+            f"features; this server computes {now['image']} / {now['text']}. Retrain the campaign.",
+            field="campaign", rule="encoder_changed", reason="encoder_changed")
     key = (version.pk, version.artifact_dir)
     with _LOCK:
         hit = _LOADED.get(key)
         if hit is not None:
             return hit
         from rewardlab.ml.io import load_model  # imports torch: only here, on the first score
-        from rewardlab.services.fitting import FeatureSpec
-
-        features = FeatureSpec.from_config(version.config)
-        trained_on = (version.data_snapshot or {}).get("features") or {}
-        now = features.describe()
-        if trained_on and (trained_on.get("image"), trained_on.get("text")) != (now["image"], now["text"]):
-            # The encoders' code changed since training: the model would read other features.
-            raise ConflictError(
-                f"Model version {version.pk} was trained on {trained_on.get('image')} / {trained_on.get('text')} "
-                f"features; this server computes {now['image']} / {now['text']}. Retrain the campaign.",
-                field="campaign", rule="encoder_changed", reason="encoder_changed")
         model = load_model(Path(version.artifact_dir) / MODEL_DIR,
                            device=getattr(settings, "REWARDLAB_SCORE_DEVICE", "cpu"))
         loaded = LoadedModel(version_id=version.pk, campaign_id=version.campaign_id, kind=version.kind, model=model,
