@@ -21,17 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from annotator.plots import _empty, _png  # noqa: E402  (one figure style across apps)
+
 DPI = 110
 CHANCE = 0.5
 STRATEGY_COLOURS = {"all": "0.2", "coarse": "tab:orange", "random": "tab:gray", "uncertainty_per_cost": "tab:blue",
                     "voi_per_cost": "tab:red", "attribute_value": "tab:green"}
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def spend_png(*, t: Sequence[datetime], charged: Sequence[float], reserved: Sequence[float],

@@ -21,24 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from annotator.plots import _empty, _png  # noqa: E402  (one figure style across apps)
+
 DPI = 110
 KIND_COLOURS = {"cbm": "#1f77b4", "coarse": "#222222", "pairwise": "#d62728"}
 SUMMARY_METRICS = ("roc_auc", "auprc", "ap_at_10", "ap_at_50", "preference_accuracy")
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _empty(title: str, message: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 2.2))
-    ax.set_axis_off()
-    ax.set_title(title)
-    ax.text(0.5, 0.45, message, ha="center", va="center", fontsize=11, color="0.35", transform=ax.transAxes)
-    return _png(fig)
 
 
 def version_metrics_png(*, title: str, metrics: Mapping[str, Any]) -> bytes:
