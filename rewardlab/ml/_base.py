@@ -1,6 +1,7 @@
 """What the torch-backed reward models share: input checks, scaling, device, persistence hooks."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,6 +35,36 @@ class TorchRewardModel(BaseEstimator):
     _torch_attrs: ClassVar[tuple[str, ...]] = ("network_",)
     _joblib_attrs: ClassVar[tuple[str, ...]] = ("scaler_",)
     _json_attrs: ClassVar[tuple[str, ...]] = ("n_features_in_", "loss_curve_", "n_epochs_")
+
+    # The shared hyperparameters of the MLP trunk. Subclasses with no others
+    # (coarse, pairwise) inherit this signature, which is what scikit-learn's
+    # get_params/clone introspect; the CBM declares its own, longer one.
+    def __init__(
+        self,
+        *,
+        hidden: Sequence[int] = (256, 256),
+        epochs: int = 100,
+        lr: float = 1e-4,
+        batch_size: int = 128,
+        min_steps: int = 1500,
+        weight_decay: float = 1e-4,
+        dropout: float = 0.1,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "auto",
+        n_threads: int | None = 1,
+        progress_callback: Callable[[int, int, float], None] | None = None,
+    ) -> None:
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.min_steps = min_steps
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.progress_callback = progress_callback
 
     # -- fitting helpers -------------------------------------------------
     def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Coarse reward model: the paper's baseline, the CBM's stage-1 trunk with one head on the coarse label."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,33 +21,6 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
     """
 
     _joblib_attrs: ClassVar[tuple[str, ...]] = ("scaler_", "classes_")
-
-    def __init__(
-        self,
-        *,
-        hidden: Sequence[int] = (256, 256),
-        epochs: int = 100,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        min_steps: int = 1500,
-        weight_decay: float = 1e-4,
-        dropout: float = 0.1,
-        random_state: int | np.random.RandomState | None = None,
-        device: str = "auto",
-        n_threads: int | None = 1,
-        progress_callback: Callable[[int, int, float], None] | None = None,
-    ) -> None:
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.min_steps = min_steps
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.random_state = random_state
-        self.device = device
-        self.n_threads = n_threads
-        self.progress_callback = progress_callback
 
     def fit(self, X: Any, y: Any) -> CoarseRewardModel:
         X = self._check_X(X, reset=True)

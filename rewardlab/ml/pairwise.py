@@ -6,7 +6,7 @@ ordered pair, ties skipped) and from side-by-side choices.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -65,33 +65,6 @@ class PairwiseRewardModel(TorchRewardModel):
     step count is over pairs. The input scaler is fitted on the rows that
     appear in at least one pair, so rows no pair mentions change nothing.
     """
-
-    def __init__(
-        self,
-        *,
-        hidden: Sequence[int] = (256, 256),
-        epochs: int = 100,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        min_steps: int = 1500,
-        weight_decay: float = 1e-4,
-        dropout: float = 0.1,
-        random_state: int | np.random.RandomState | None = None,
-        device: str = "auto",
-        n_threads: int | None = 1,
-        progress_callback: Callable[[int, int, float], None] | None = None,
-    ) -> None:
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.min_steps = min_steps
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.random_state = random_state
-        self.device = device
-        self.n_threads = n_threads
-        self.progress_callback = progress_callback
 
     def fit(self, X: Any, pairs: Any) -> PairwiseRewardModel:
         """``pairs`` (m, 2): row indices into X, [preferred, other]."""
