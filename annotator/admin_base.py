@@ -24,6 +24,19 @@ def short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+class ReadOnlyMixin:
+    """View permission only: the rows are written by services that keep other tables in step."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class BigTableAdmin(admin.ModelAdmin):
     """Defaults for tables that grow with a campaign."""
 

@@ -11,24 +11,11 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 
-from annotator.admin_base import BigTableAdmin, pretty_json, short
+from annotator.admin_base import BigTableAdmin, ReadOnlyMixin, pretty_json, short
 from annotator.errors import ApplicationError
 from annotator.models import (AnnotatorStanding, Assignment, AssignmentSlot, Consolidated, ExportJob, GoldAnswer,
                               Response, Review, Target)
 from annotator.services.quality import gold_answer_set
-
-
-class ReadOnlyMixin:
-    """View permission only: the rows are written by services that keep other tables in step."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AssignmentSlotInline(ReadOnlyMixin, admin.TabularInline):

@@ -14,7 +14,7 @@ from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from annotator.admin_base import BigTableAdmin
+from annotator.admin_base import BigTableAdmin, ReadOnlyMixin
 from annotator.models import Attribute
 from elicitation.models import AttributeCap, AttributeCostEstimate, Budget, LedgerEntry, ScoreState
 from elicitation.selectors.budgets import attribute_cost_rows
@@ -122,7 +122,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(BigTableAdmin):
+class LedgerEntryAdmin(ReadOnlyMixin, BigTableAdmin):
     """Read-only: entries are written by the ledger hook only."""
 
     list_display = ("created_at", "campaign", "assignment_link", "attribute", "kind", "seconds", "measured_s")
@@ -132,14 +132,6 @@ class LedgerEntryAdmin(BigTableAdmin):
     search_fields = ("=assignment__id", "campaign__name")
     change_list_template = "elicitation/admin/ledger_change_list.html"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="assignment")
     def assignment_link(self, obj: LedgerEntry) -> str:

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
-from annotator.admin_base import BigTableAdmin, pretty_json
+from annotator.admin_base import BigTableAdmin, ReadOnlyMixin, pretty_json
 from annotator.errors import ApplicationError
 from rewardlab.models import CampaignModelSettings, EmbeddingCache, ModelVersion
 from rewardlab.services.retrain import retrain_start
@@ -145,18 +145,10 @@ class CampaignModelSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmbeddingCache)
-class EmbeddingCacheAdmin(BigTableAdmin):
+class EmbeddingCacheAdmin(ReadOnlyMixin, BigTableAdmin):
     list_display = ("sha256", "encoder", "version", "dim", "created_at")
     list_filter = ("encoder", "version")
     search_fields = ("sha256",)
     fields = ("sha256", "encoder", "version", "dim", "created_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
