@@ -12,8 +12,10 @@ from itertools import combinations
 
 import krippendorff
 import numpy as np
-from scipy import stats
-from statsmodels.stats.inter_rater import fleiss_kappa as _fleiss_kappa
+
+# scipy.stats and statsmodels are imported where they are used: consolidation
+# imports this module, and the web workers' start-up should not pay ~1.5 s for
+# statistics that only the campaign-level agreement and rankings need.
 
 
 def _finite(value: float) -> float | None:
@@ -52,6 +54,8 @@ def fleiss_kappa(table: np.ndarray) -> float | None:
     if raters[0] < 2 or (raters != raters[0]).any():
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
+        from statsmodels.stats.inter_rater import fleiss_kappa as _fleiss_kappa
+
         return _finite(_fleiss_kappa(table, method="fleiss"))
 
 
@@ -102,6 +106,8 @@ def kendall_w(ranks: np.ndarray) -> float | None:
     m, n = ranks.shape
     with np.errstate(divide="ignore", invalid="ignore"):
         try:
+            from scipy import stats
+
             chi2 = stats.friedmanchisquare(*ranks.T).statistic
         except ValueError:
             return None
@@ -112,6 +118,8 @@ def kendall_w(ranks: np.ndarray) -> float | None:
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     """Kendall's tau-b (tie-aware) of two rankings; None if one is constant."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        from scipy import stats
+
         return _finite(stats.kendalltau(x, y).statistic)
 
 
