@@ -317,11 +317,16 @@ def heatmap_to_png(heat: np.ndarray, *, compress_level: int = 1) -> bytes:
     return png_encode(np.rint(np.clip(heat, 0.0, 1.0) * 255).astype(np.uint8), compress_level=compress_level)
 
 
-def heatmap_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
-    """A stored heatmap as float32 in [0, 1] (png / 255)."""
+def heatmap_u8_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
+    """A stored heatmap's pixels as uint8 (255 = every annotator's disks cover the pixel)."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     with Image.open(source) as image:
-        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def heatmap_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
+    """A stored heatmap as float32 in [0, 1] (png / 255)."""
+    return heatmap_u8_from_png(data).astype(np.float32) / 255.0
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:

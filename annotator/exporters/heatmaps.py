@@ -1,4 +1,4 @@
-"""``heatmaps``: a PNG per item and label, and the same maps as float arrays in NPZ shards.
+"""``heatmaps``: a PNG per item and label, and the same maps as arrays in NPZ shards.
 
 * ``heatmaps/<label>/<external_id>.png``: the consolidated 8-bit map, byte for
   byte: hard-linked where the export and MEDIA_ROOT share a file system (a
@@ -7,15 +7,17 @@
   the pixel; see ``annotator/consolidation/points.py``). The external id is
   percent-encoded into one path segment; a label two point attributes share
   becomes ``<key>.<label>``.
-* ``heatmaps/heatmaps-00000.npz``, ``-00001``, ...: float32 arrays
-  ``png / 255`` keyed ``<external_id>/<label>``, one shard per
-  ``ITEMS_PER_SHARD`` items with heatmaps (option ``items_per_shard``).
-  Each array is appended to its shard as it is read, so memory holds one map
-  per process whatever the campaign size. Deflating float maps is the
-  expensive part of an export (about 10 ms per 512x512 map on one core):
-  full shards are written by a pool of processes (option ``workers``,
-  default one per CPU, 0 = in this process), and option ``npz=False`` leaves
-  the shards out (the PNGs hold the same values).
+* ``heatmaps/heatmaps-00000.npz``, ``-00001``, ...: uint8 arrays, the PNG's
+  own pixels (divide by 255 for the float map; nothing is lost, the map was
+  8-bit when consolidation stored it) keyed ``<external_id>/<label>``, one
+  shard per ``ITEMS_PER_SHARD`` items with heatmaps (option
+  ``items_per_shard``). Each array is appended to its shard as it is read, so
+  memory holds one map per process whatever the campaign size. Decoding the
+  PNGs and deflating the arrays is the expensive part of an export: full
+  shards are written by a pool of processes (option ``workers``, default one
+  per CPU, 0 = in this process), and option ``npz=False`` leaves the shards
+  out (the PNGs hold the same values). uint8 rather than float32: a quarter
+  of the bytes to deflate and to store, for the same values.
 * ``heatmaps/index.jsonl``: per map its external_id, label, PNG path and
   (with shards) shard file and key, to find a map without opening every shard.
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.consolidation.points import heatmap_from_png
+from annotator.consolidation.points import heatmap_u8_from_png
 from annotator.exporters.base import Exporter, JsonlFile
 from annotator.exporters.records import ItemRow
 from annotator.exporters.registry import register
@@ -74,7 +76,7 @@ def npz_shard_write(path: str, members: Sequence[tuple[str, str]]) -> int:
     shard = NpzShardWriter(path)
     try:
         for key, source in members:
-            shard.add(key, heatmap_from_png(source))
+            shard.add(key, heatmap_u8_from_png(source))
     finally:
         shard.close()
     return len(members)

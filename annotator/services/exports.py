@@ -37,7 +37,7 @@ from annotator.selectors.consolidation import campaign_agreement
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: NPZ heatmaps are uint8 (the PNG pixels), were float32
 CHUNK_SIZE = 1000
 MANIFEST = "manifest.json"
 READERS = {"items": item_rows, "groups": comparison_records, "responses": response_records}

@@ -137,8 +137,8 @@ def test_round_trip_jsonl_parquet_equal_the_database(built, tmp_path):
     assert (out / heat["value"]["artifact"]).read_bytes() == media_png.read_bytes()
     with np.load(out / "heatmaps" / "heatmaps-00000.npz") as npz:
         assert npz.files == ["lone/1 x/artifact"]
-        np.testing.assert_array_equal(npz["lone/1 x/artifact"], heatmap_from_png(media_png))
-        assert npz["lone/1 x/artifact"].dtype == np.float32
+        np.testing.assert_array_equal(npz["lone/1 x/artifact"] / np.float32(255), heatmap_from_png(media_png))
+        assert npz["lone/1 x/artifact"].dtype == np.uint8
     assert _read_jsonl(out / "heatmaps" / "index.jsonl") == [
         {"external_id": "lone/1 x", "label": "artifact", "png": "heatmaps/artifact/lone%2F1%20x.png",
          "npz": "heatmaps/heatmaps-00000.npz", "key": "lone/1 x/artifact"}]
@@ -226,7 +226,7 @@ def test_two_exports_are_byte_identical(built, tmp_path):
 
 def test_manifest_agreement_and_schema(built, tmp_path):
     manifest = dataset_export(campaign=built["campaign"], out_dir=tmp_path / "out", formats=["jsonl"])
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["formats"] == ["jsonl"]
     assert manifest["campaign"] == {"id": built["campaign"].pk, "name": "export-test", "overlap": 3,
                                     "point_radius_frac": 0.05}
@@ -383,7 +383,8 @@ def test_heatmap_shards_split_by_items_and_can_be_left_out(built, tmp_path):
     for entry in index:
         with np.load(tmp_path / "out" / entry["npz"]) as npz:
             assert npz.files == [entry["key"]]
-            np.testing.assert_array_equal(npz[entry["key"]], heatmap_from_png(tmp_path / "out" / entry["png"]))
+            np.testing.assert_array_equal(npz[entry["key"]] / np.float32(255),
+                                          heatmap_from_png(tmp_path / "out" / entry["png"]))
 
     manifest = dataset_export(campaign=campaign, out_dir=tmp_path / "png", formats=["heatmaps"],
                               options={"npz": False})
