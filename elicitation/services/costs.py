@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,20 +30,40 @@ def _log_seconds(seconds: float) -> float:
     return math.log(max(float(seconds), MIN_SECONDS))
 
 
+def _measurements_add(measured_s: Mapping[int, float], ids: list[int]) -> int:
+    """One UPDATE adding a measurement to each of ``ids``' rows; returns the rows it found."""
+    table = connection.ops.quote_name(AttributeCostEstimate._meta.db_table)
+    cases = " ".join("WHEN %s THEN %s" for _ in ids)
+    params = [value for aid in ids for value in (aid, _log_seconds(measured_s[aid]))]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET n = n + 1, sum_log_s = sum_log_s + CASE attribute_id {cases} ELSE 0 END "
+                       f"WHERE attribute_id IN ({', '.join('%s' for _ in ids)})", [*params, *ids])
+        return cursor.rowcount
+
+
 def cost_measurements_add(*, campaign_id: int, measured_s: Mapping[int, float], annotator=None,
                           estimates_s: Mapping[int, float] | None = None) -> None:
-    """Add one measured time per attribute id; with ``annotator`` and ``estimates_s``, their speed too."""
+    """Add one measured time per attribute id; with ``annotator`` and ``estimates_s``, their speed too.
+
+    One UPDATE for all the attributes (a row is created only the first time).
+    Submits call it after their transaction committed (``on_commit``): every
+    submit adds to the same few rows, and holding their row locks until a
+    submit's commit would make concurrent submits queue behind each other.
+    """
     if not measured_s:
         return
     ids = sorted(measured_s)
-    AttributeCostEstimate.objects.bulk_create(
-        [AttributeCostEstimate(campaign_id=campaign_id, attribute_id=aid) for aid in ids], ignore_conflicts=True)
-    # One parameterised statement run per attribute (psycopg pipelines executemany): cheaper to build than
-    # an UPDATE with a CASE per attribute, and each row's increment is atomic.
-    table = connection.ops.quote_name(AttributeCostEstimate._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET n = n + 1, sum_log_s = sum_log_s + %s WHERE attribute_id = %s",
-                           [(_log_seconds(measured_s[aid]), aid) for aid in ids])
+    with transaction.atomic():
+        if _measurements_add(measured_s, ids) < len(ids):
+            # The first measurement of some attribute: create its row, then add to it.
+            present = set(AttributeCostEstimate.objects.filter(attribute_id__in=ids)
+                          .values_list("attribute_id", flat=True))
+            missing = [aid for aid in ids if aid not in present]
+            AttributeCostEstimate.objects.bulk_create(
+                [AttributeCostEstimate(campaign_id=campaign_id, attribute_id=aid) for aid in missing],
+                ignore_conflicts=True)
+            if missing:
+                _measurements_add(measured_s, missing)
     if annotator is not None and estimates_s:
         ratios = [_log_seconds(measured_s[aid]) - _log_seconds(estimates_s[aid]) for aid in ids if aid in estimates_s]
         if ratios:

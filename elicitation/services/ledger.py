@@ -220,10 +220,13 @@ def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]
     ])
     timed = {aid: measured[aid] for aid in answered if by_id[aid] is not None}
     speed = policy.per_annotator_speed and bool(timed)
-    cost_measurements_add(campaign_id=assignment.campaign_id, measured_s=timed,
-                          annotator=assignment.annotator if speed else None,
-                          estimates_s=assignment_costs(assignment=assignment, policy=policy, with_speed=False)
-                          if speed else None)
+    if timed:
+        # After the commit, outside the budget lock: see cost_measurements_add. A crash in between loses
+        # the measurement, not the answer; costs_refresh rebuilds the statistics from the responses.
+        campaign_id, annotator = assignment.campaign_id, assignment.annotator if speed else None
+        estimates = assignment_costs(assignment=assignment, policy=policy, with_speed=False) if speed else None
+        transaction.on_commit(lambda: cost_measurements_add(campaign_id=campaign_id, measured_s=timed,
+                                                            annotator=annotator, estimates_s=estimates), robust=True)
     return total
 
 

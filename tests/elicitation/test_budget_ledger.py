@@ -73,14 +73,20 @@ def test_cost_estimate_from_prior_and_measurements(campaign):
     assert attribute_costs(campaign=campaign)[cheap.pk].estimate_s == pytest.approx(40.0)
 
 
-def test_submits_update_the_estimate_incrementally_like_a_full_refresh(campaign):
+def test_submits_update_the_estimate_incrementally_like_a_full_refresh(campaign, django_capture_on_commit_callbacks):
     annotator = f.user_make()
     times = {"cheap": 12_000, "middle": 30_000, "dear": 90_000}
     for _ in range(3):
         f.item_make(campaign=campaign)
-    for _ in range(3):
+    def n_dear() -> int:
+        return AttributeCostEstimate.objects.filter(attribute__key="dear").values_list("n", flat=True).first() or 0
+
+    for round_ in range(3):
         assignment = task_next(campaign=campaign, annotator=annotator)
-        submit(assignment, annotator, times)
+        with django_capture_on_commit_callbacks(execute=True):
+            submit(assignment, annotator, times)
+            assert n_dear() == round_  # added once the submit committed, not under its locks
+        assert n_dear() == round_ + 1
     incremental = {c.key: c.estimate_s for c in attribute_costs(campaign=campaign).values()}
     for key, ms in times.items():
         expected = cost_estimate(prior_s=campaign.attributes.get(key=key).prior_cost_s, measured_s=[ms / 1000] * 3,
@@ -92,7 +98,7 @@ def test_submits_update_the_estimate_incrementally_like_a_full_refresh(campaign)
 
 
 # ---------------------------------------------------------------- ledger transitions
-def test_issue_reserves_and_submit_charges_the_capped_measured_time(campaign):
+def test_issue_reserves_and_submit_charges_the_capped_measured_time(campaign, django_capture_on_commit_callbacks):
     Budget.objects.create(campaign=campaign, limit_s=1000.0, charge_cap_multiple=3.0)
     f.item_make(campaign=campaign)
     annotator = f.user_make()
@@ -104,9 +110,10 @@ def test_issue_reserves_and_submit_charges_the_capped_measured_time(campaign):
     assert Assignment.objects.get(pk=assignment.pk).estimated_cost_s == 70.0
 
     # cheap: 12 s as measured; middle: an idle tab's 600 s is capped at 3 x 20 s; dear: no timer, its estimate.
-    assignment_submit(assignment_id=assignment.pk, annotator=annotator, submission_id=uuid.uuid4(),
-                      responses={"cheap": {"value": True}, "middle": {"value": False}, "dear": {"skipped": True}},
-                      active_ms={"cheap": 12_000, "middle": 600_000})
+    with django_capture_on_commit_callbacks(execute=True):
+        assignment_submit(assignment_id=assignment.pk, annotator=annotator, submission_id=uuid.uuid4(),
+                          responses={"cheap": {"value": True}, "middle": {"value": False}, "dear": {"skipped": True}},
+                          active_ms={"cheap": 12_000, "middle": 600_000})
 
     charges = {e.attribute.key: (e.seconds, e.measured_s) for e in LedgerEntry.objects.filter(kind="charge")}
     assert charges == {"cheap": (12.0, 12.0), "middle": (60.0, 600.0), "dear": (40.0, 40.0)}
