@@ -15,7 +15,7 @@ def on_assignment_event(*, event: str, assignment, **info: Any) -> None:
     if event == "issued":
         ledger_reserve(assignment=assignment)
     elif event == "submitted":
-        ledger_charge(assignment=assignment, active_ms=info.get("active_ms") or {})
+        ledger_charge(assignment=assignment, active_ms=info.get("active_ms") or {}, attributes=info.get("attributes"))
     elif event in ("skipped", "expired", "cancelled"):
         ledger_release(assignment=assignment)
     # "invalidated": the charge was real time spent; the entries stay as they are.

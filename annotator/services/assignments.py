@@ -79,6 +79,7 @@ def assignment_create(*, campaign: Campaign, annotator, target: Target, attribut
         for position, attribute in enumerate(attributes)
     ])
     Slot.objects.filter(target=target, attribute__in=attributes).update(n_open=F("n_open") + 1)
+    assignment.requested_attributes = attributes  # what assignment_attributes would read back
     assignment_event(event="issued", assignment=assignment)
     return assignment
 
@@ -172,7 +173,10 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
             ratings.update(ranking_ratings(annotator=annotator, ranking=attribute, image_ids=image_ids))
     context = ValueContext(image_ids=tuple(image_ids), n_tokens=len(assignment.target.prompt.tokens or []),
                            ratings=ratings)
-    known_keys = set(Attribute.objects.filter(campaign_id=assignment.campaign_id).values_list("key", flat=True))
+    known_keys = {attribute.key for attribute in requested}
+    if isinstance(responses, dict) and not known_keys.issuperset(responses):
+        # Only a key outside the task needs the campaign's keys (unknown_attribute vs not_requested).
+        known_keys = set(Attribute.objects.filter(campaign_id=assignment.campaign_id).values_list("key", flat=True))
     valid = submission_validate(requested=requested, known_keys=known_keys, responses=responses,
                                 active_ms=active_ms, context=context)
 
@@ -187,7 +191,7 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
                 raise _conflict("Your lease expired and the task went to someone else; take the next task.",
                                 "lease_reissued")
 
-    Response.objects.bulk_create([
+    saved = Response.objects.bulk_create([
         Response(assignment=assignment, attribute=item.attribute, target_id=assignment.target_id,
                  annotator=annotator, value=item.value, active_ms=item.active_ms)
         for item in valid
@@ -204,12 +208,13 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
     assignment.submitted_at = now
     assignment.submission_id = submission_id
     assignment.save(update_fields=["status", "submitted_at", "submission_id"])
-    assignment_event(event="submitted", assignment=assignment,
-                     active_ms={item.attribute.key: item.active_ms for item in valid})
     quality_after_submit(assignment=assignment)  # gold score, agreement (services/reviews.py)
+    # Last: a hook may lock a campaign-wide row (the budget), held only from here to the commit.
+    assignment_event(event="submitted", assignment=assignment, attributes=requested,
+                     active_ms={item.attribute.key: item.active_ms for item in valid})
     target_id, attribute_ids = assignment.target_id, sorted(answered)
     transaction.on_commit(lambda: _enqueue_consolidation(target_id, attribute_ids))
-    return submission_result(assignment=assignment), True
+    return submission_result(assignment=assignment, responses=saved), True
 
 
 @transaction.atomic

@@ -1,11 +1,11 @@
 """Which task an annotator gets next.
 
 ``task_next`` is what the API calls. It refuses for an inactive campaign,
-hands back a live lease the annotator already holds (a reload or a double
-click on Start never creates a second one), expires stale leases (an indexed
-query, nothing to do most of the time) and asks the issuer named by
-``settings.ANNOTATOR_TASK_ISSUER``, inside one transaction holding the
-annotator's row, so two tabs of one annotator cannot both issue.
+expires stale leases (an indexed query, nothing to do most of the time),
+then, inside one transaction holding the annotator's row (so two tabs of one
+annotator cannot both issue), hands back a live lease the annotator already
+holds (a reload or a double click on Start never creates a second one) or
+asks the issuer named by ``settings.ANNOTATOR_TASK_ISSUER``.
 
 ``task_issue`` is the default issuer, the papers' baseline (strategy ``all``):
 
@@ -55,9 +55,6 @@ def campaign_assert_active(*, campaign: Campaign) -> None:
 def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
     """The annotator's live assignment in ``campaign``, else a new one from the configured issuer, else None."""
     campaign_assert_active(campaign=campaign)
-    live = assignment_live_get(campaign=campaign, annotator=annotator)
-    if live is not None:
-        return live
     # Its own short transaction, before any target is locked: expiry waits on
     # Slot locks, and waiting on those while holding a Target lock could deadlock.
     leases_expire(campaign=campaign)
@@ -67,7 +64,7 @@ def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
             # already are). NO KEY UPDATE leaves inserts that reference the user
             # (responses) unblocked.
             get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk").first()
-        # Again, now that a twin request that got here first has committed.
+        # Under that lock, so a twin request that got here first has committed its lease.
         live = assignment_live_get(campaign=campaign, annotator=annotator)
         if live is not None:
             return live

@@ -23,13 +23,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Case, F, FloatField, Sum, When
 
 from annotator.errors import ConflictError
-from annotator.models import Assignment, AssignmentSlot, Campaign
+from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign
 from elicitation.models import AttributeCap, Budget, LedgerEntry
 from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
                                          policy_settings)
@@ -176,15 +176,22 @@ def ledger_release(*, assignment: Assignment) -> float:
 
 
 @transaction.atomic(savepoint=False)
-def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]) -> float:
+def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None],
+                  attributes: Sequence[Attribute] | None = None) -> float:
     """Charge a submission's measured time (capped), release its reservation, record the costs measured.
 
     ``active_ms`` maps each answered attribute key to its active time (None:
-    the browser sent none; the estimate is charged). Returns seconds charged.
+    the browser sent none; the estimate is charged); ``attributes``: the
+    assignment's requested attributes, if the caller has them at hand.
+    Returns seconds charged.
     """
     budget = budget_lock(campaign_id=assignment.campaign_id)
     policy = policy_settings(campaign=assignment.campaign, budget=budget)
-    requested = dict(AssignmentSlot.objects.filter(assignment=assignment).values_list("attribute__key", "attribute_id"))
+    if attributes is not None:
+        requested = {attribute.key: attribute.pk for attribute in attributes}
+    else:
+        requested = dict(AssignmentSlot.objects.filter(assignment=assignment)
+                         .values_list("attribute__key", "attribute_id"))
     answered = [requested[key] for key in active_ms if key in requested]
     outstanding = _outstanding(assignment_id=assignment.pk)
     # Estimates are read only where needed: a charge without a reservation (a late submission), or speeds.

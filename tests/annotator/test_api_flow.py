@@ -1,6 +1,7 @@
 """Annotation API flow: next task, payload, submit, idempotency, skip, draft, leases, hooks, schema."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -200,6 +201,31 @@ def test_ranking_payload_carries_own_ratings(annotator_user, other_annotator, cl
     body = client_for(annotator_user).get(f"/api/assignments/{assignment.pk}").json()["assignment"]
 
     assert body["ratings"] == {str(images[0]): 6, str(images[1]): 3}
+
+
+def test_envelope_matches_its_serializer(campaign, annotator_user, client_for):
+    """The views skip running AssignmentEnvelopeSerializer (a hot path) but must answer exactly what it would."""
+    from rest_framework.renderers import JSONRenderer
+
+    from annotator.api.serializers import AssignmentEnvelopeSerializer
+    from annotator.selectors.assignments import assignment_payload
+
+    f.item_make(campaign=campaign, prompt=f.prompt_make(text='a <b>bold</b> "cat" & 2 dogs'))
+    ranked = f.campaign_make(presets=["imagereward", "sxs"])
+    group = f.group_make(campaign=ranked, n_images=4, with_items=True)
+    f.response_make(annotator=annotator_user, target=Target.objects.get(item__image_id=group.members.first().image_id),
+                    attribute=ranked.attributes.get(key="ir_overall"), value={"value": 5})
+    assignments = [f.assignment_make(annotator=annotator_user, target=group.target),
+                   f.assignment_make(annotator=annotator_user, target=f.pair_make(campaign=ranked).target)]
+    client = client_for(annotator_user)
+    bodies = [client.post(NEXT, {"campaign": campaign.pk}, format="json").json()]
+    bodies += [client.get(f"/api/assignments/{a.pk}").json() for a in assignments]
+    for body in bodies:
+        assignment = Assignment.objects.get(pk=body["assignment"]["id"])
+        expected = AssignmentEnvelopeSerializer({"assignment": assignment_payload(assignment=assignment)}).data
+        assert body == json.loads(JSONRenderer().render(expected))
+    assert bodies[0]["assignment"]["target"]["prompt"]["text"] == 'a <b>bold</b> "cat" & 2 dogs'
+    assert bodies[1]["assignment"]["ratings"]
 
 
 def test_submit_saves_responses_and_counters(campaign, annotator_user, client_for, events,
