@@ -40,7 +40,8 @@ from annotator.services import next_task as default_issuer
 from annotator.services.next_task import MAX_STALE_CANDIDATES, _slots_with_room, _taken, campaign_assert_active
 from elicitation.models import AttributeCap, Budget, ScoreState
 from elicitation.selectors.costs import annotator_speed_factor, cost_of, policy_settings
-from elicitation.services.ledger import EPS, budget_exhausted_error, budget_lock, fits, planned_costs
+from elicitation.services.ledger import (EPS, budget_exhausted_error, budget_lock, fits, planned_costs,
+                                         planned_total)
 from elicitation.services.scores import FILL_ORDER, NEVER
 from elicitation.strategies import bundle_target, get_strategy
 
@@ -235,6 +236,7 @@ def task_issue_cost_aware(*, campaign: Campaign, annotator) -> Assignment | None
                 raise budget_exhausted_error(budget=plan.budget, needed_s=min(plan.costs.values()))
         return None
 
+    budget = None
     if plan.budget is not None:
         # Locked last (the ledger's lock order); another request may have reserved since the read.
         budget = budget_lock(campaign_id=campaign.pk)
@@ -243,6 +245,8 @@ def task_issue_cost_aware(*, campaign: Campaign, annotator) -> Assignment | None
         if not chosen:
             raise budget_exhausted_error(budget=budget, needed_s=min(plan.costs.values()))
     chosen.sort(key=lambda aid: plan.position[aid])
-    with planned_costs({aid: plan.costs[aid] for aid in chosen}):
+    costs = {aid: plan.costs[aid] for aid in chosen}
+    with planned_costs(costs, budget=budget):
         return assignment_create(campaign=campaign, annotator=annotator, target=target,
-                                 attributes=[plan.attributes[aid] for aid in chosen], now=timezone.now())
+                                 attributes=[plan.attributes[aid] for aid in chosen], now=timezone.now(),
+                                 estimated_cost_s=planned_total(costs))

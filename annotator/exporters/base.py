@@ -10,13 +10,14 @@ database id.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar
+
+import orjson
 
 STREAMS = ("items", "groups", "responses")
 
@@ -74,13 +75,17 @@ def json_clean(value: Any) -> Any:
     return value
 
 
+#: orjson: sorted keys, non-string keys as strings, numpy scalars as numbers; NaN and infinities become
+#: null as json_clean makes them. Several times faster than json.dumps on the 400,000 lines of a large export.
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 def json_line(record: dict[str, Any]) -> str:
-    try:
-        # NaN is rare: refuse it fast and clean only the records that hold one.
-        text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        text = json.dumps(json_clean(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return text + "\n"
+    return json_line_bytes(record).decode()
+
+
+def json_line_bytes(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=_ORJSON | orjson.OPT_APPEND_NEWLINE)
 
 
 def json_document(value: Any) -> str:
@@ -92,24 +97,16 @@ class JsonlFile:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self._fh: IO[bytes] = path.open("wb")
         self.count = 0
 
     def write_all(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            self._fh.write(json_line(record))
-            self.count += 1
+        lines = [json_line_bytes(record) for record in records]
+        self._fh.write(b"".join(lines))
+        self.count += len(lines)
 
     def close(self) -> None:
         self._fh.close()
-
-
-def file_sha256(path: Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def chunked(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from annotator.consolidation import CONSOLIDATORS, Spec, Unit
 from annotator.consolidation.base import HEATMAP_MAX_SIDE, answer_agreements
 from annotator.consolidation.points import grid_size, heatmap_from_png
+from annotator.dbjson import json_parse, json_text
 from annotator.models import (
     Attribute, AttributeKind, Campaign, Consolidated, GoldAnswer, GroupImage, Response, Target, TargetType,
 )
@@ -145,11 +146,11 @@ def valid_answers_grouped(*, attribute_ids: Sequence[int], id_range: tuple[int, 
         qs = qs.filter(target_id__gte=id_range[0], target_id__lte=id_range[1])
     if target_ids is not None:
         qs = qs.filter(target_id__in=_ids(target_ids))
-    rows = (qs.order_by("target_id", "attribute_id", "id")
-            .values_list("target_id", "attribute_id", "annotator_id", "value").iterator(chunk_size=STREAM_CHUNK))
+    rows = (qs.order_by("target_id", "attribute_id", "id").annotate(value_text=json_text("value"))
+            .values_list("target_id", "attribute_id", "annotator_id", "value_text").iterator(chunk_size=STREAM_CHUNK))
     for (target_id, attribute_id), group in groupby(rows, key=lambda r: (r[0], r[1])):
         group = list(group)
-        yield target_id, attribute_id, [r[2] for r in group], [r[3] for r in group]
+        yield target_id, attribute_id, [r[2] for r in group], [json_parse(r[3]) for r in group]
 
 
 # ---------------------------------------------------------------- consolidated values and heatmaps
@@ -200,8 +201,10 @@ def campaign_agreement(*, campaign: Campaign, attribute_keys: Iterable[str] | No
     for attribute in _attributes(campaign, attribute_keys):
         kind = CONSOLIDATORS[attribute.kind]
         if attribute.kind == AttributeKind.POINTS:
-            values = Consolidated.objects.filter(attribute=attribute).values_list("value", flat=True)
-            out[attribute.key] = kind.campaign_agreement_from_values(list(values.iterator(chunk_size=STREAM_CHUNK)))
+            values = (Consolidated.objects.filter(attribute=attribute).annotate(value_text=json_text("value"))
+                      .values_list("value_text", flat=True))
+            out[attribute.key] = kind.campaign_agreement_from_values(
+                [json_parse(text) for text in values.iterator(chunk_size=STREAM_CHUNK)])
             continue
         base = attribute_spec(attribute=attribute, campaign=campaign)
         infos = (target_infos(campaign=campaign, with_tokens=attribute.kind == AttributeKind.KEYWORDS)

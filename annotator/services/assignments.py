@@ -58,20 +58,23 @@ def _display(*, target: Target) -> dict:
 
 
 def assignment_create(*, campaign: Campaign, annotator, target: Target, attributes: Sequence[Attribute],
-                      now: datetime | None = None, source: str = "api") -> Assignment:
+                      now: datetime | None = None, source: str = "api",
+                      estimated_cost_s: float | None = None) -> Assignment:
     """Issue a lease on ``attributes`` of ``target``; shared by every issuing policy.
 
     Callers hold the Target row lock and have checked the room under the
     overlap on Slot rows they locked in id order (see next_task). Counts the
     lease in Slot.n_open and tells the hooks, inside the caller's transaction.
+    ``estimated_cost_s`` defaults to the attributes' prior costs.
     """
     now = now or timezone.now()
     attributes = list(attributes)
+    if estimated_cost_s is None:
+        estimated_cost_s = sum(attribute.prior_cost_s for attribute in attributes)
     assignment = Assignment.objects.create(
         campaign=campaign, annotator=annotator, target=target,
         lease_expires_at=now + timedelta(seconds=campaign.lease_seconds), display=_display(target=target),
-        is_gold=target.is_gold, estimated_cost_s=sum(attribute.prior_cost_s for attribute in attributes),
-        source=source,
+        is_gold=target.is_gold, estimated_cost_s=estimated_cost_s, source=source,
     )
     AssignmentSlot.objects.bulk_create([
         AssignmentSlot(assignment=assignment, attribute=attribute, target=target, annotator=annotator,
@@ -147,7 +150,7 @@ def assignment_submit(*, assignment_id: int, annotator, submission_id: uuid.UUID
         return _submit(assignment_id=assignment_id, annotator=annotator, submission_id=submission_id,
                        responses=responses, active_ms=active_ms, now=now or timezone.now())
     except IntegrityError as exc:
-        # Only a submission id taken by another assignment in a race gets here.
+        # Only a submission id another assignment already has gets here (its unique index).
         raise _conflict("This submission id was used for another assignment.", "submission_id_reused",
                         field="submission_id") from exc
 
@@ -161,9 +164,8 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
             return submission_result(assignment=assignment), False
         raise _conflict("This assignment was already submitted.", "already_submitted")
     _refuse_closed(assignment)
-    if Assignment.objects.filter(submission_id=submission_id).exists():
-        raise _conflict("This submission id was used for another assignment.", "submission_id_reused",
-                        field="submission_id")
+    # A submission id another assignment already used is refused by its unique index when the
+    # assignment row is saved below (IntegrityError, see assignment_submit): nothing of it stays.
 
     requested = assignment_attributes(assignment=assignment)
     image_ids = assignment_image_ids(assignment=assignment)

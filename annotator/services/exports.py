@@ -13,10 +13,12 @@ time is kept only in the ExportJob row, never in a file.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.exporters import EXPORTERS, formats_clean
-from annotator.exporters.base import STREAMS, ExportContext, chunked, file_sha256, json_clean, json_document
+from annotator.exporters.base import STREAMS, ExportContext, chunked, json_clean, json_document
 from annotator.exporters.records import (
     attribute_descriptions, comparison_records, item_rows, response_records, stream_totals,
 )
@@ -89,14 +91,31 @@ def _counts(campaign: Campaign, totals: dict[str, int]) -> dict[str, int]:
     }
 
 
+def _walk(directory: str, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(relative posix path, absolute path)`` of every file under ``directory``, sorted (scandir: no stat)."""
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            name = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path, name + "/")
+            elif entry.is_file(follow_symlinks=False):
+                yield name, entry.path
+
+
+def _digest(path: str) -> tuple[str, int]:
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        return hashlib.file_digest(fh, "sha256").hexdigest(), size
+
+
 def _files(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Checksums of every file; threads overlap the opens and reads of tens of thousands of heatmaps."""
-    paths = [path for path in sorted(out_dir.rglob("*")) if path.is_file() and path.name != MANIFEST]
+    """Checksums and sizes of every file; threads overlap the opens and reads of tens of thousands of heatmaps."""
+    paths = [(name, path) for name, path in _walk(str(out_dir)) if name != MANIFEST]
     files = {}
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
         for chunk in chunked(paths, CHUNK_SIZE):  # a chunk of futures at a time, not one per file at once
-            for path, digest in zip(chunk, pool.map(file_sha256, chunk)):
-                files[path.relative_to(out_dir).as_posix()] = {"sha256": digest, "bytes": path.stat().st_size}
+            for (name, _), (digest, size) in zip(chunk, pool.map(_digest, [path for _, path in chunk])):
+                files[name] = {"sha256": digest, "bytes": size}
     return files
 
 

@@ -41,19 +41,25 @@ Kind = LedgerEntry.Kind
 
 # The issuer plans a bundle with cost estimates under the budget lock; the
 # "issued" hook then reserves exactly those amounts instead of re-reading
-# estimates a concurrent submit may have moved in between.
-_planned_costs: contextvars.ContextVar[dict[int, float] | None] = contextvars.ContextVar(
+# estimates a concurrent submit may have moved in between, against the
+# Budget row the issuer already locked (None: the campaign has none).
+_planned: contextvars.ContextVar[tuple[dict[int, float], Budget | None] | None] = contextvars.ContextVar(
     "elicitation_planned_costs", default=None)
 
 
 @contextlib.contextmanager
-def planned_costs(costs: Mapping[int, float]) -> Iterator[None]:
-    """Within the block, reservations use ``costs`` (seconds by attribute id)."""
-    token = _planned_costs.set(dict(costs))
+def planned_costs(costs: Mapping[int, float], *, budget: Budget | None) -> Iterator[None]:
+    """Within the block, reservations use ``costs`` (seconds by attribute id) and the locked ``budget``."""
+    token = _planned.set((dict(costs), budget))
     try:
         yield
     finally:
-        _planned_costs.reset(token)
+        _planned.reset(token)
+
+
+def planned_total(costs: Mapping[int, float]) -> float:
+    """What a reservation of ``costs`` adds up to (``Assignment.estimated_cost_s``)."""
+    return _round(sum(_round(seconds) for seconds in costs.values()))
 
 
 def budget_exhausted_error(*, budget: Budget | None = None, needed_s: float | None = None) -> ConflictError:
@@ -132,12 +138,17 @@ def ledger_reserve(*, assignment: Assignment) -> float:
 
     Returns the seconds reserved (also stored in ``Assignment.estimated_cost_s``).
     """
-    budget = budget_lock(campaign_id=assignment.campaign_id)
-    policy = policy_settings(campaign=assignment.campaign, budget=budget)
-    planned = _planned_costs.get()
-    costs = planned if planned is not None else assignment_costs(assignment=assignment, policy=policy)
+    planned = _planned.get()
+    # A budget created since the issuer looked is locked and checked here all the same.
+    budget = planned[1] if planned is not None and planned[1] is not None else budget_lock(
+        campaign_id=assignment.campaign_id)
+    if planned is not None:
+        costs = planned[0]
+    else:
+        costs = assignment_costs(assignment=assignment,
+                                 policy=policy_settings(campaign=assignment.campaign, budget=budget))
     costs = {aid: _round(seconds) for aid, seconds in costs.items()}
-    total = _round(sum(costs.values()))
+    total = planned_total(costs)
     if budget is not None:
         caps = {cap.attribute_id: cap for cap in AttributeCap.objects.filter(budget=budget, attribute_id__in=list(costs))}
         if not fits(budget=budget, caps=caps, costs=costs):
@@ -148,8 +159,9 @@ def ledger_reserve(*, assignment: Assignment) -> float:
     LedgerEntry.objects.bulk_create([
         LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid, kind=Kind.RESERVE,
                     seconds=seconds) for aid, seconds in costs.items()])
-    Assignment.objects.filter(pk=assignment.pk).update(estimated_cost_s=total)
-    assignment.estimated_cost_s = total
+    if assignment.estimated_cost_s != total:  # the issuer may have stored it already
+        Assignment.objects.filter(pk=assignment.pk).update(estimated_cost_s=total)
+        assignment.estimated_cost_s = total
     return total
 
 
