@@ -159,3 +159,34 @@ def test_token_auth_needs_no_csrf_token(campaign, annotator_user):
 
     assert response.status_code == 201
     assert Response.objects.get().value == {"value": True}
+
+
+def test_token_auth_reads_roles_and_refuses_bad_or_inactive_tokens(campaign, annotator_user, researcher_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    def with_token(key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    annotator_key = Token.objects.get(user=annotator_user).key
+    researcher_key = Token.objects.get_or_create(user=researcher_user)[0].key
+    assignment = held(campaign, annotator_user)
+    with CaptureQueriesContext(connection) as queries:
+        assert with_token(annotator_key).get(f"/api/assignments/{assignment.pk}").status_code == 200
+    # The user and the role in one query: the memberships are read there and nowhere else.
+    reads = [q["sql"] for q in queries.captured_queries if "auth_user_groups" in q["sql"]]
+    assert len(reads) == 1 and "authtoken_token" in reads[0]
+    # The role from the token query decides: researchers' pages stay closed to the annotator.
+    export_url = f"/api/campaigns/{campaign.pk}/exports/{uuid.uuid4()}"
+    assert with_token(annotator_key).get(export_url).status_code == 403
+    assert with_token(researcher_key).get(export_url).status_code == 404  # let in; no such export
+
+    refused = with_token("0" * 40).get(f"/api/assignments/{assignment.pk}")
+    assert refused.status_code == 403 and "Invalid token" in refused.json()["message"]
+    annotator_user.is_active = False
+    annotator_user.save(update_fields=["is_active"])
+    refused = with_token(annotator_key).get(f"/api/assignments/{assignment.pk}")
+    assert refused.status_code == 403 and "inactive" in refused.json()["message"]
