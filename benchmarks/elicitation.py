@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -72,6 +73,11 @@ def cost_to_reach(curve: list[dict], target: float) -> float | None:
     return None
 
 
+def _median_reached(costs: list[float | None]) -> float | None:
+    median = statistics.median([math.inf if c is None else c for c in costs]) if costs else math.inf
+    return None if math.isinf(median) else median
+
+
 def summarise(results: dict[str, list[dict]], budgets: list[float], budget: float) -> dict[str, Any]:
     grid = np.linspace(0, budget, 401)
     all_mean = np.mean([step_at(run["curve"], grid) for run in results["all"]], axis=0)
@@ -88,7 +94,9 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
                    for key in sorted({k for run in runs for k in run["aggregator_weights"]})}
         table[name] = {
             "cost_to_target_per_seed": reach,
-            "cost_to_target_median": statistics.median(reached) if len(reached) == len(runs) else None,
+            # A seed that never reached the target counts as "more than the budget"; the median is
+            # null only when it falls on such a seed.
+            "cost_to_target_median": _median_reached(reach),
             "seeds_reaching_target": f"{len(reached)}/{len(runs)}",
             "auc_at_budget_mean": {str(int(b)): round(float(curves[:, i].mean()), 4) for i, b in enumerate(budgets)},
             "final_auc_mean": round(statistics.mean(run["final_auc"] or float("nan") for run in runs), 4),
