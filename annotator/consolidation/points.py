@@ -165,7 +165,7 @@ def quantise_counts(counts: np.ndarray, n: int) -> np.ndarray:
     the bytes equal ``heatmap_to_png(counts / n)``'s.
     """
     table = np.rint(np.clip(np.arange(n + 1) / n, 0.0, 1.0) * 255).astype(np.uint8)
-    return table[counts]
+    return table.take(counts)  # take: about twice as fast as table[counts] on a full map
 
 
 class PointsConsolidator:
