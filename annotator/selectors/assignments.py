@@ -129,17 +129,10 @@ def assignment_payload(*, assignment: Assignment) -> dict:
     }
 
 
-def submission_result(*, assignment: Assignment, responses: list[Response] | None = None) -> dict:
-    """The body a submit answers with: what was saved, in attribute order (a resubmission gets the same).
-
-    ``responses``: the rows the submit just saved, with their attributes
-    loaded; without them they are read back.
-    """
-    if responses is None:
-        rows = (Response.objects.filter(assignment=assignment).select_related("attribute")
-                .order_by("attribute__order", "attribute_id"))
-    else:
-        rows = sorted(responses, key=lambda row: (row.attribute.order, row.attribute_id))
+def submission_result(*, assignment: Assignment) -> dict:
+    """The body a submit answers with, rebuilt from what was saved (so a resubmission gets the same)."""
+    rows = (Response.objects.filter(assignment=assignment).select_related("attribute")
+            .order_by("attribute__order", "attribute_id"))
     return {
         "assignment": assignment.pk,
         "submission_id": str(assignment.submission_id) if assignment.submission_id else None,

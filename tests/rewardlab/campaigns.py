@@ -28,8 +28,14 @@ FAST_PARAMS = {"hidden": [16], "epochs": 2, "min_steps": 150, "batch_size": 16}
 FAST_CONFIG = {"params": FAST_PARAMS, "mc_samples": 4}
 
 
-def picture_bytes(*, bright: bool, chaotic: bool, index: int, size: int = 32) -> bytes:
-    """A PNG whose background says ``bright`` and whose clutter says ``chaotic``; ``index`` makes it unique."""
+def picture_bytes(*, bright: bool, chaotic: bool, index: int, salt: int = 0, size: int = 32) -> bytes:
+    """A PNG whose background says ``bright`` and whose clutter says ``chaotic``.
+
+    ``index`` draws the clutter; ``salt`` (with ``index``) sets one marker pixel so that pictures of
+    different campaigns are distinct files. The clutter must not depend on database ids: on PostgreSQL
+    they depend on how many tests ran before, and the small models trained on these pictures would
+    then see different data in a full run than alone.
+    """
     rng = random.Random(index)
     base = 225 if bright else 30
     picture = PILImage.new("RGB", (size, size), (base, base - 5, base + 5))
@@ -38,7 +44,8 @@ def picture_bytes(*, bright: bool, chaotic: bool, index: int, size: int = 32) ->
         for _ in range(40):
             x, y = rng.randrange(size), rng.randrange(size)
             draw.rectangle([x, y, x + 2, y + 2], fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    picture.putpixel((index % size, (index // size) % size), (index % 251, 17, 99))
+    marker = salt * 1000 + index
+    picture.putpixel((marker % size, (marker // size) % size), (marker % 251, 17, 99))
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -83,9 +90,8 @@ def labelled_campaign(*, n_prompts: int = 10, per_prompt: int = 4, heldout_promp
         prompt = f.prompt_make(text=f"campaign {campaign.pk} prompt {p}: a bright or dark scene")
         for k in range(per_prompt):
             t = truth(p, k)
-            index = campaign.pk * 1000 + p * per_prompt + k
-            image = image_store(data=picture_bytes(bright=t["bright"], chaotic=t["chaotic"], index=index),
-                                prompt=prompt)
+            image = image_store(data=picture_bytes(bright=t["bright"], chaotic=t["chaotic"], index=p * per_prompt + k,
+                                                   salt=campaign.pk), prompt=prompt)
             item = f.item_make(campaign=campaign, image=image, external_id=f"c{campaign.pk}-p{p}-k{k}",
                                split="heldout" if p in heldout_prompts else "train")
             items[(p, k)] = item
