@@ -14,9 +14,7 @@ re-checked under those locks; it reuses its helpers) and adds:
    back to ``all`` and ask for a recompute;
 2. the target's open attributes are bundled by score up to
    ``Campaign.task_time_limit_s`` (``bundle_target``; ``all`` bundles every
-   one), with costs from the cost model and the annotator's speed, leaving
-   out those scored below ``settings.ELICITATION_BUNDLE_MIN_SHARE`` x the
-   best one's;
+   one), with costs from the cost model and the annotator's speed;
 3. retired attributes and attributes over their cap are never asked; a
    bundle that does not fit the budget loses its most expensive attributes
    until it does, else the next target is tried, and only then is the
@@ -31,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Exists, F
@@ -178,8 +175,7 @@ def _bundle(plan: Plan, slots: list[Slot]) -> list[int]:
         return ids
     scores = np.array([slot.score if slot.score > NEVER else -np.inf for slot in slots], dtype=np.float64)
     costs = np.array([plan.costs[aid] for aid in ids], dtype=np.float64)
-    picked = bundle_target(scores, costs, time_limit_s=plan.campaign.task_time_limit_s, bundle_all=False,
-                           min_share=float(getattr(settings, "ELICITATION_BUNDLE_MIN_SHARE", 0.0)))
+    picked = bundle_target(scores, costs, time_limit_s=plan.campaign.task_time_limit_s, bundle_all=False)
     return [ids[i] for i in picked]
 
 

@@ -4,27 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def bundle_target(scores: np.ndarray, costs: np.ndarray, *, time_limit_s: float, bundle_all: bool = False,
-                  min_share: float = 0.0) -> np.ndarray:
+def bundle_target(scores: np.ndarray, costs: np.ndarray, *, time_limit_s: float, bundle_all: bool = False) -> np.ndarray:
     """Positions (into the target's candidates) to ask, best first.
 
     The best candidate is always asked, even if alone it exceeds the limit;
-    the others follow in score order while the estimated total fits and
-    their score is at least ``min_share`` x the best one's (a score is value
-    per second: time spent on a candidate far below the best buys less than
-    the next task's best candidate would, so it is left for a later task or
-    none). Candidates scored -inf (never to be asked) are left out.
+    the others follow in score order while the estimated total fits.
+    Candidates scored -inf (never to be asked) are left out.
     """
     order = np.argsort(-scores, kind="stable")
     order = order[np.isfinite(scores[order])]
     if bundle_all or len(order) == 0:
         return order
-    best = float(scores[order[0]])
-    floor = min_share * best if best > 0 else -np.inf
     chosen, total = [order[0]], float(costs[order[0]])
     for pos in order[1:]:
-        if scores[pos] < floor:
-            break  # sorted: every later one is below the floor too
         if total + costs[pos] <= time_limit_s:
             chosen.append(pos)
             total += float(costs[pos])

@@ -81,8 +81,7 @@ def stored_scores(case) -> dict[tuple[int, str], float]:
             for s in Slot.objects.filter(campaign=case["campaign"]).select_related("attribute")}
 
 
-def test_voi_per_cost_scores_are_stored_and_the_best_bundle_is_issued(case, settings):
-    settings.ELICITATION_BUNDLE_MIN_SHARE = 0.0  # bundles by the time limit alone (the floor: test below)
+def test_voi_per_cost_scores_are_stored_and_the_best_bundle_is_issued(case):
     policy(case, "voi_per_cost")
     one, two = (i.target.pk for i in case["items"])
 
@@ -101,17 +100,12 @@ def test_voi_per_cost_scores_are_stored_and_the_best_bundle_is_issued(case, sett
     assert issued[4] is None
 
 
-def test_uncertainty_per_cost_asks_the_most_uncertain_concept_per_second(case, settings):
+def test_uncertainty_per_cost_asks_the_most_uncertain_concept_per_second(case):
     policy(case, "uncertainty_per_cost")
     one, two = (i.target.pk for i in case["items"])
-    scores = stored_scores(case)
-    assert scores == pytest.approx(expected_scores(case, "uncertainty_per_cost"), rel=1e-12)
-    # H(0.5) / 10 s on item 1's a beats everything; a + b = 30 s fit in the task, but b scores less than
-    # half of a per second, so by default a goes alone and b waits for a task where it is the best.
-    assert scores[(one, "b")] < 0.5 * scores[(one, "a")]
-    assert asked(task_next(campaign=case["campaign"], annotator=f.user_make())) == (one, ["a"])
-    settings.ELICITATION_BUNDLE_MIN_SHARE = 0.0  # the time limit alone: item 2's a and b fill the next task
-    assert asked(task_next(campaign=case["campaign"], annotator=f.user_make())) == (two, ["a", "b"])
+    assert stored_scores(case) == pytest.approx(expected_scores(case, "uncertainty_per_cost"), rel=1e-12)
+    # H(0.5) / 10 s on item 1's a beats everything; a + b = 30 s fit in the task.
+    assert asked(task_next(campaign=case["campaign"], annotator=f.user_make())) == (one, ["a", "b"])
 
 
 def test_attribute_value_never_asks_a_retired_attribute(case):

@@ -88,17 +88,6 @@ def test_bundle_respects_the_time_limit_but_always_asks_one():
     assert list(bundle_target(scores, costs, time_limit_s=90, bundle_all=True)) == [1, 2, 0]
 
 
-def test_bundle_leaves_out_candidates_far_below_the_best():
-    scores = np.array([0.1, 0.9, 0.5, 0.44])
-    costs = np.array([10.0, 10.0, 10.0, 10.0])
-    # 0.5 x 0.9 = 0.45: 0.5 stays, 0.44 and 0.1 are left for other tasks; the time limit still applies.
-    assert list(bundle_target(scores, costs, time_limit_s=90, min_share=0.5)) == [1, 2]
-    assert list(bundle_target(scores, costs, time_limit_s=90, min_share=0.0)) == [1, 2, 3, 0]
-    assert list(bundle_target(scores, costs, time_limit_s=15, min_share=0.5)) == [1]
-    # All scores zero or below (no model preference): no floor.
-    assert list(bundle_target(np.zeros(3), np.ones(3), time_limit_s=90, min_share=0.5)) == [0, 1, 2]
-
-
 def test_cost_estimate_shrinks_log_time_towards_the_prior():
     est = cost_estimate(prior_s=20.0, measured_s=[], pseudo_count=5)
     assert est.estimate_s == pytest.approx(20.0) and est.n == 0 and est.measured_median_s is None
