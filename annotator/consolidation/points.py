@@ -345,6 +345,25 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def write_if_changed(path: str | os.PathLike, data: bytes) -> bool:
+    """``write_atomic`` unless the file already holds exactly ``data``; returns whether it wrote.
+
+    A recompute of unchanged answers then leaves the maps' files alone:
+    reading a few KB is cheaper than creating a file and freeing the old one
+    (on ext4 with online discard, replacing tens of thousands of files slows
+    file creation for minutes afterwards). Exports hard-linked to the old
+    files stay valid either way: a changed map is replaced, never rewritten.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(data) + 1) == data:
+                return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
+    return True
+
+
 def points_job(answers: Sequence[Answer], spec: Spec, paths: dict[str, str], root: str) -> Result:
     """Consolidate one (target, points attribute) and write its PNGs under ``root``.
 
@@ -357,7 +376,7 @@ def points_job(answers: Sequence[Answer], spec: Spec, paths: dict[str, str], roo
     for label, m in maps.items():
         window = quantise_counts(m.counts, n) if n and m.box is not None else 0
         rel = paths[label]
-        write_atomic(os.path.join(root, rel), png_encode(m.full(window, np.uint8)))
+        write_if_changed(os.path.join(root, rel), png_encode(m.full(window, np.uint8)))
         result.value["heatmaps"][label]["path"] = rel
     return result
 

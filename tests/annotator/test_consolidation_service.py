@@ -233,6 +233,29 @@ def test_campaign_consolidate_matches_per_target_and_removes_stale_rows(campaign
         assert os.path.exists(os.path.join(settings.MEDIA_ROOT, row.value["heatmaps"]["artifact"]["path"]))
 
 
+def test_recompute_leaves_unchanged_heatmap_files_alone_and_replaces_changed_ones(campaign, annotators):
+    target = _item(campaign).target
+    points = _attr(campaign, "artifact_points")
+    _answer(annotators[0], target, points, {"points": [{"x": 0.625, "y": 0.25, "label": "artifact"}], "none": False})
+    _answer(annotators[1], target, points, {"points": [], "none": True})
+    campaign_consolidate(campaign=campaign, workers=0)
+    path = os.path.join(settings.MEDIA_ROOT, _row(target, points).value["heatmaps"]["artifact"]["path"])
+    before = os.stat(path)
+
+    campaign_consolidate(campaign=campaign, workers=0)  # same answers: the same file, not a rewritten copy
+    assert os.stat(path).st_ino == before.st_ino and os.stat(path).st_mtime_ns == before.st_mtime_ns
+
+    Response.objects.filter(annotator=annotators[1], attribute=points).update(
+        value={"points": [{"x": 0.125, "y": 0.75, "label": "artifact"}], "none": False})
+    old = open(path, "rb").read()
+    campaign_consolidate(campaign=campaign, workers=0)
+    assert os.stat(path).st_ino != before.st_ino  # replaced atomically (an export's hard link keeps the old map)
+    assert open(path, "rb").read() != old
+    row = _row(target, points)
+    heat = heatmap_load(consolidated=row, label="artifact")
+    assert heat[int(0.75 * row.value["height"]), int(0.125 * row.value["width"])] == pytest.approx(0.5, abs=1 / 255)
+
+
 def test_tasks_run_the_services(campaign, annotators):
     target = _item(campaign).target
     distorted = _attr(campaign, "distorted")
