@@ -17,6 +17,7 @@ import random
 from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 from PIL import ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 from annotator.models import Image
 from annotator.services.consolidation import campaign_consolidate
@@ -31,10 +32,10 @@ FAST_CONFIG = {"params": FAST_PARAMS, "mc_samples": 4}
 def picture_bytes(*, bright: bool, chaotic: bool, index: int, salt: int = 0, size: int = 32) -> bytes:
     """A PNG whose background says ``bright`` and whose clutter says ``chaotic``.
 
-    ``index`` draws the clutter; ``salt`` (with ``index``) sets one marker pixel so that pictures of
-    different campaigns are distinct files. The clutter must not depend on database ids: on PostgreSQL
-    they depend on how many tests ran before, and the small models trained on these pictures would
-    then see different data in a full run than alone.
+    The pixels depend on ``index`` only (clutter and one marker pixel); ``salt`` goes into a PNG text
+    chunk, so pictures of different campaigns are distinct files with the same pixels. Nothing here may
+    depend on database ids: on PostgreSQL they depend on how many tests ran before, and the small models
+    trained on these pictures would then learn from different data in a full run than alone.
     """
     rng = random.Random(index)
     base = 225 if bright else 30
@@ -44,10 +45,11 @@ def picture_bytes(*, bright: bool, chaotic: bool, index: int, salt: int = 0, siz
         for _ in range(40):
             x, y = rng.randrange(size), rng.randrange(size)
             draw.rectangle([x, y, x + 2, y + 2], fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    marker = salt * 1000 + index
-    picture.putpixel((marker % size, (marker // size) % size), (marker % 251, 17, 99))
+    picture.putpixel((index % size, (index // size) % size), (index % 251, 17, 99))
+    info = PngInfo()
+    info.add_text("salt", str(salt))
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 
