@@ -7,7 +7,7 @@ database, consolidates it once (36,000 heatmap PNGs), then times
 ``dataset_export`` of every format in a fresh child process per run, so each
 run's peak RSS is the export's own. Two configurations are timed:
 
-* ``all``: jsonl, parquet, pairs, heatmaps with PNGs and float32 NPZ shards;
+* ``all``: jsonl, parquet, pairs, heatmaps with PNGs and uint8 NPZ shards;
 * ``no_npz``: the same without the NPZ shards (``--no-npz``), the PNGs only.
 
 Prints JSON: per configuration the median of the runs, each run, peak RSS of
@@ -65,11 +65,14 @@ def run_once(var_dir: Path, campaign_id: int, config: str, workers: int | None) 
     manifest = dataset_export(campaign=campaign, out_dir=out, options={**CONFIGS[config], "workers": workers})
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {
         "seconds": round(seconds, 2),
         # CPU time of the export process (NPZ workers not included): less sensitive to a busy machine.
         "cpu_seconds": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2),
+        # CPU time of the NPZ worker processes (all of them, since this child process started).
+        "workers_cpu_seconds": round(children.ru_utime + children.ru_stime, 2),
         "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
@@ -125,6 +128,7 @@ def main() -> None:
                 "median_seconds": statistics.median(r["seconds"] for r in runs),
                 "runs_seconds": [r["seconds"] for r in runs],
                 "median_cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+                "median_workers_cpu_seconds": statistics.median(r["workers_cpu_seconds"] for r in runs),
                 "load_average_after_runs": [r["load_average"] for r in runs],
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                 "peak_rss_worker_mb": max(r["peak_rss_worker_mb"] for r in runs),

@@ -293,6 +293,7 @@ class PointsConsolidator:
 
 # Identity grey palette: index v is the colour (v, v, v).
 _GREY_PALETTE = bytes(np.repeat(np.arange(256, dtype=np.uint8), 3))
+_GREY_PALETTE_LIST = list(_GREY_PALETTE)
 
 
 def png_encode(quantised: np.ndarray, *, compress_level: int = 1) -> bytes:
@@ -321,6 +322,9 @@ def heatmap_u8_from_png(data: bytes | str | os.PathLike) -> np.ndarray:
     """A stored heatmap's pixels as uint8 (255 = every annotator's disks cover the pixel)."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     with Image.open(source) as image:
+        if image.mode == "L" or (image.mode == "P" and image.getpalette("RGB") == _GREY_PALETTE_LIST):
+            # The pixels already are the grey levels (png_encode's identity palette): no conversion pass.
+            return np.asarray(image, dtype=np.uint8)
         return np.asarray(image.convert("L"), dtype=np.uint8)
 
 

@@ -1,11 +1,16 @@
 """Point heatmaps: disk radius, union, averaging over annotators, grid cap, PNG round trip."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from annotator.consolidation import Spec, consolidate, consolidator
-from annotator.consolidation.points import disk_mask, grid_size, heatmap_from_png, heatmap_to_png
+from annotator.consolidation.points import (
+    disk_mask, grid_size, heatmap_from_png, heatmap_to_png, heatmap_u8_from_png, png_encode,
+)
 
 # A 20 x 10 image with radius 0.2 x height = 2 pixels.
 SMALL = Spec(kind="points", options=("artifact",), radius_frac=0.2, width=20, height=10)
@@ -104,6 +109,20 @@ def test_png_round_trip_is_png_over_255():
     assert back[2, 12] == np.float32(128 / 255) and back[0, 0] == 0.0
     thirds = np.array([[0, 1 / 3, 2 / 3, 1.0]])
     np.testing.assert_array_equal(heatmap_from_png(heatmap_to_png(thirds)) * 255, [[0, 85, 170, 255]])
+
+
+def test_png_read_back_grey_levels_from_any_8_bit_png():
+    """Our identity-palette PNGs are read without conversion; a grey or a coloured-palette PNG is converted."""
+    levels = np.array([[0, 85, 170, 255]], dtype=np.uint8)
+    np.testing.assert_array_equal(heatmap_u8_from_png(png_encode(levels)), levels)
+    buffer = io.BytesIO()
+    Image.fromarray(levels, mode="L").save(buffer, format="PNG")
+    np.testing.assert_array_equal(heatmap_u8_from_png(buffer.getvalue()), levels)
+    reversed_grey = Image.frombytes("P", (4, 1), bytes([0, 1, 2, 3]))
+    reversed_grey.putpalette([255, 255, 255, 170, 170, 170, 85, 85, 85, 0, 0, 0])
+    buffer = io.BytesIO()
+    reversed_grey.save(buffer, format="PNG")
+    np.testing.assert_array_equal(heatmap_u8_from_png(buffer.getvalue()), levels[:, ::-1])
 
 
 def test_compare_with_consensus_region():
