@@ -6,7 +6,8 @@ A consolidator turns the valid answers of one (target, attribute) into a
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,8 +74,12 @@ class Consolidator(Protocol):
     def compare(self, answer: Answer, reference: Any, spec: Spec) -> dict[str, float] | None:
         """Agreement of one answer with a reference: ``{"agreement": 0..1, ...}``; None if not comparable."""
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
-        """Agreement over all targets of a campaign for one attribute."""
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        """Agreement over all targets of a campaign for one attribute.
+
+        ``units`` is read once, in one pass (the selector streams them from the
+        database): keep per-unit summaries as compact rows, never the units.
+        """
 
 
 def answer_agreements(consolidator: Consolidator, answers: Sequence[Answer],
@@ -89,6 +94,18 @@ def answer_agreements(consolidator: Consolidator, answers: Sequence[Answer],
         return own(answers, spec)
     reference = consolidator.reference(consolidator.consolidate(answers, spec), spec)
     return [consolidator.compare(answer, reference, spec) for answer in answers]
+
+
+def count_table(rows: Iterable[Sequence[int]], width: int) -> np.ndarray:
+    """Rows of ``width`` counts, one per unit, as an int64 array (n, width), built without a list of rows."""
+    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64).reshape(-1, width)
+
+
+def first_and_rest(units: Iterable[Unit]) -> tuple[Unit | None, Iterator[Unit]]:
+    """The first unit (None if there is none) and an iterator over all of them, the first included."""
+    units = iter(units)
+    first = next(units, None)
+    return first, (itertools.chain([first], units) if first is not None else iter(()))
 
 
 def is_skipped(answer: Answer) -> bool:

@@ -5,13 +5,13 @@ so, and the aggregate score counts good=1, bad=0, inconclusive=0.5.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from annotator import agreement
-from annotator.consolidation.base import Answer, Result, Spec, Unit, is_skipped
+from annotator.consolidation.base import Answer, Result, Spec, Unit, count_table, is_skipped
 
 CATEGORIES = ("yes", "no", "unsure")
 
@@ -55,8 +55,8 @@ class BinaryConsolidator:
             return None
         return {"agreement": float(category == reference)}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
-        table = np.array([_counts(u.answers) for u in units], dtype=np.int64).reshape(-1, 3)
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        table = count_table((_counts(u.answers) for u in units), 3)
         totals = table.sum(axis=1)
         full = table[totals == overlap]
         return {

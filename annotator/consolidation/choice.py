@@ -7,13 +7,13 @@ Single choice: the plurality option; a tie at the top gives no label.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from annotator import agreement
-from annotator.consolidation.base import Answer, Result, Spec, Unit, is_skipped, mean_or_none
+from annotator.consolidation.base import Answer, Result, Spec, Unit, first_and_rest, is_skipped, mean_or_none
 
 NONE = "none"
 
@@ -68,9 +68,11 @@ class ChoiceConsolidator:
         # Per option, does the answer agree with the reference? (1 - normalised Hamming distance)
         return {"agreement": sum((o in chosen) == (o in reference) for o in options) / len(options)}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        first, units = first_and_rest(units)
+        spec = first.spec if first is not None else Spec(kind=self.kind)
+        # The options may come from the answers themselves, so the selections are kept (not the units).
         all_selections = [_selections(u.answers) for u in units]
-        spec = units[0].spec if units else Spec(kind=self.kind)
         options = _options(spec, [s for sel in all_selections for s in sel])
         per_option: dict[str, Any] = {}
         for option in options:
@@ -84,7 +86,7 @@ class ChoiceConsolidator:
         pairable = [sel for sel in all_selections if len(sel) >= 2]
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": len(all_selections),
             "n_responses": sum(len(sel) for sel in all_selections),
             "options": per_option,
             "alpha": mean_or_none([p["alpha"] for p in per_option.values()]),
@@ -126,16 +128,17 @@ class CategoryConsolidator:
             return None
         return {"agreement": float(answer["value"] == reference)}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        first, units = first_and_rest(units)
+        spec = first.spec if first is not None else Spec(kind=self.kind)
         all_chosen = [_choices(u.answers) for u in units]
-        spec = units[0].spec if units else Spec(kind=self.kind)
         options = self._options(spec, [c for chosen in all_chosen for c in chosen])
         table = np.array([[chosen.count(o) for o in options] for chosen in all_chosen],
-                         dtype=np.int64).reshape(len(units), len(options))
+                         dtype=np.int64).reshape(len(all_chosen), len(options))
         full = table[table.sum(axis=1) == overlap]
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": len(all_chosen),
             "n_responses": int(table.sum()),
             "alpha": agreement.krippendorff_alpha(table, level="nominal"),
             "fleiss_kappa": agreement.fleiss_kappa(full) if overlap >= 2 else None,

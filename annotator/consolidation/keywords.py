@@ -7,7 +7,7 @@ annotators on the token's majority side, averaged over the prompt's tokens.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,10 +73,12 @@ class KeywordsConsolidator:
         same = sum((i in flagged) == (i in reference) for i in range(n_tokens))
         return {"agreement": same / n_tokens}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
         tables = []
         unanimous = []
+        n_targets = 0
         for unit in units:
+            n_targets += 1
             flags = _flags(unit.answers)
             tables.append(_token_table(flags, _n_tokens(unit.spec, flags)))
             if len(flags) >= 2:
@@ -86,7 +88,7 @@ class KeywordsConsolidator:
         pairable = totals >= 2
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": n_targets,
             "n_tokens": int(len(table)),
             # Every (target, token) is one nominal unit: flagged or not.
             "alpha": agreement.krippendorff_alpha(table, level="nominal"),

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from annotator import agreement
-from annotator.consolidation.base import Answer, Result, Spec, Unit, is_skipped
+from annotator.consolidation.base import Answer, Result, Spec, Unit, count_table, first_and_rest, is_skipped
 
 
 def _points(spec: Spec) -> int:
@@ -64,19 +64,23 @@ class LikertConsolidator:
         deviation = abs(float(answer["value"]) - float(reference))
         return {"agreement": 1.0 - deviation / (_points(spec) - 1), "abs_dev": deviation}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
-        points = _points(units[0].spec) if units else 5
-        table = np.zeros((len(units), points), dtype=np.int64)
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        first, units = first_and_rest(units)
+        points = _points(first.spec) if first is not None else 5
         spreads: list[int] = []
-        for row, unit in enumerate(units):
-            k = _scores(unit.answers).astype(int)
-            np.add.at(table[row], k - 1, 1)
-            if len(k) >= 2:
-                spreads.append(int(k.max() - k.min()))
+
+        def rows():
+            for unit in units:
+                k = _scores(unit.answers).astype(int)
+                if len(k) >= 2:
+                    spreads.append(int(k.max() - k.min()))
+                yield np.bincount(k - 1, minlength=points)[:points]
+
+        table = count_table(rows(), points)
         histogram = np.bincount(np.array(spreads, dtype=int), minlength=points)[:points]
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": len(table),
             "n_responses": int(table.sum()),
             "alpha": agreement.krippendorff_alpha(table, level="ordinal", value_domain=list(range(1, points + 1))),
             "unanimous_share": agreement.unanimous_share(table),

@@ -19,7 +19,7 @@ import io
 import math
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -260,13 +260,16 @@ class PointsConsolidator:
             out[index] = {"agreement": totals[k] / len(maps)}
         return out
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
-        return self.campaign_agreement_from_values([self.consolidate(u.answers, u.spec).value for u in units])
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
+        return self.campaign_agreement_from_values(self.consolidate(u.answers, u.spec).value for u in units)
 
-    def campaign_agreement_from_values(self, values: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """Campaign agreement from stored consolidated values (their per-target IoUs), no pixel work."""
+    def campaign_agreement_from_values(self, values: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        """Campaign agreement from consolidated values (their per-target IoUs), no pixel work; one pass."""
         per_label: dict[str, dict[str, list]] = {}
+        n_targets = n_responses = 0
         for value in values:
+            n_targets += 1
+            n_responses += value.get("n_annotators", 0)
             for label, info in (value.get("heatmaps") or {}).items():
                 acc = per_label.setdefault(label, {"iou": [], "iou_marked": [], "share": [], "max": []})
                 for key in acc:
@@ -284,8 +287,8 @@ class PointsConsolidator:
         }
         return {
             "kind": self.kind,
-            "n_targets": len(values),
-            "n_responses": int(sum(v.get("n_annotators", 0) for v in values)),
+            "n_targets": n_targets,
+            "n_responses": int(n_responses),
             "labels": labels,
             "mean_iou": mean_or_none([v["mean_iou"] for v in labels.values()]),
         }

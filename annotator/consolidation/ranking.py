@@ -6,7 +6,7 @@ level) give no training pair. Here they are counted over all annotators.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -108,10 +108,11 @@ class RankingConsolidator:
             result["tau"] = tau
         return result
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
         ws, taus = [], []
-        n_responses = 0
+        n_responses = n_targets = 0
         for unit in units:
+            n_targets += 1
             rankings = [answer_levels(a) for a in unit.answers if not is_skipped(a)]
             n_responses += len(rankings)
             table = _complete_rows(_rank_table(rankings, _images(unit.spec, rankings)))
@@ -120,7 +121,7 @@ class RankingConsolidator:
                 taus.append(agreement.mean_pairwise_kendall_tau(table))
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": n_targets,
             "n_responses": n_responses,
             "n_groups_compared": len(taus),
             "kendall_w": mean_or_none(ws),

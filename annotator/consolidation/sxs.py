@@ -7,13 +7,13 @@ with the sides swapped has its choice mirrored.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from annotator import agreement
-from annotator.consolidation.base import Answer, Result, Spec, Unit
+from annotator.consolidation.base import Answer, Result, Spec, Unit, count_table
 
 CHOICES_5WAY = ("A>>B", "A>B", "A=B", "B>A", "B>>A", "unsure")
 CHOICES_3WAY = ("A", "B", "unsure")
@@ -104,17 +104,20 @@ class SxsConsolidator:
         said = {"A": pair[0], "B": pair[1]}.get(side, side)
         return {"agreement": float(said == reference)}
 
-    def campaign_agreement(self, units: Sequence[Unit], *, overlap: int) -> dict[str, Any]:
-        table = np.array([_outcome_counts([canonical_choice(a, _pair(u.spec, u.answers)) for a in u.answers])
-                          for u in units], dtype=np.int64).reshape(-1, len(OUTCOMES))
-        totals = table.sum(axis=1)
+    def campaign_agreement(self, units: Iterable[Unit], *, overlap: int) -> dict[str, Any]:
         majorities = {"image": 0, "tie": 0, "unsure": 0}
-        for u in units:
-            majority = self.consolidate(u.answers, u.spec).value["majority"]
-            majorities[majority if majority in ("tie", "unsure") else "image"] += 1
+
+        def rows():
+            for u in units:
+                majority = self.consolidate(u.answers, u.spec).value["majority"]
+                majorities[majority if majority in ("tie", "unsure") else "image"] += 1
+                yield _outcome_counts([canonical_choice(a, _pair(u.spec, u.answers)) for a in u.answers])
+
+        table = count_table(rows(), len(OUTCOMES))
+        totals = table.sum(axis=1)
         return {
             "kind": self.kind,
-            "n_targets": len(units),
+            "n_targets": len(table),
             "n_responses": int(totals.sum()),
             # Collins Table 1: the share of votes that were "unsure".
             "unsure_share": float(table[:, 3].sum() / totals.sum()) if totals.sum() else None,

@@ -209,9 +209,10 @@ def campaign_agreement(*, campaign: Campaign, attribute_keys: Iterable[str] | No
         base = attribute_spec(attribute=attribute, campaign=campaign)
         infos = (target_infos(campaign=campaign, with_tokens=attribute.kind == AttributeKind.KEYWORDS)
                  if needs_target_info(attribute.kind) else {})
-        units = [Unit(spec=target_spec(base, infos.get(target_id)), answers=values)
-                 for target_id, _, _, values in valid_answers_grouped(
-                     attribute_ids=[attribute.pk], target_ids=None)]
+        specs: dict = {}
+        # A generator: each consolidator reads the units once, keeping compact rows, never the answers.
+        units = (Unit(spec=target_spec(base, infos.get(target_id), specs), answers=values)
+                 for target_id, _, _, values in valid_answers_grouped(attribute_ids=[attribute.pk], target_ids=None))
         out[attribute.key] = kind.campaign_agreement(units, overlap=campaign.overlap)
     return out
 

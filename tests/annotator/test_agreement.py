@@ -131,6 +131,30 @@ def test_choice_and_category_campaign_agreement():
     assert stats["fleiss_kappa"] == pytest.approx(-1 / 3, abs=1e-12)
 
 
+ONE_PASS_CASES = {
+    "binary": [Unit(Spec(kind="binary"), a) for a in ([YES, YES, YES], [YES, YES, NO], [YES, SKIP])],
+    "likert": [Unit(Spec(kind="likert", likert_points=7), [{"value": a}, {"value": b}]) for a, b in ((1, 7), (3, 3))],
+    "keywords": [Unit(Spec(kind="keywords", n_tokens=3), [{"tokens": [0]}, {"tokens": [0, 1]}])] * 2,
+    "choice": [Unit(Spec(kind="choice"), [{"value": ["fuzzy"]}, {"value": ["toxic", "fuzzy"]}])] * 2,
+    "category": [Unit(Spec(kind="category"), [{"value": "Animals"}, {"value": "People"}])] * 2,
+    "sxs": [Unit(Spec(kind="sxs", image_ids=(5, 9)), [{"choice": "A>B", "a": 5, "b": 9},
+                                                       {"choice": "B>>A", "a": 5, "b": 9}])] * 2,
+    "points": [Unit(Spec(kind="points", options=("artifact",), radius_frac=0.2, width=20, height=10),
+                    [{"points": [{"x": 0.5, "y": 0.5, "label": "artifact"}], "none": False},
+                     {"points": [], "none": True}])] * 2,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ONE_PASS_CASES))
+def test_campaign_agreement_reads_its_units_once(kind):
+    """The selector streams units from the database: a one-shot iterator gives what a list gives."""
+    units = ONE_PASS_CASES[kind]
+    from_list = consolidator(kind).campaign_agreement(units, overlap=2)
+    assert consolidator(kind).campaign_agreement(iter(units), overlap=2) == from_list
+    assert from_list["n_targets"] == len(units)
+    assert consolidator(kind).campaign_agreement(iter(()), overlap=2)["n_targets"] == 0
+
+
 def test_ranking_and_sxs_campaign_agreement():
     spec = Spec(kind="ranking", image_ids=(11, 12, 13, 14))
     levels = [[[image for image, level in zip((11, 12, 13, 14), row) if level == k] for k in range(1, 6)]
