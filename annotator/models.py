@@ -384,6 +384,9 @@ class ExportJob(models.Model):
     formats = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)
+    phase = models.CharField(max_length=40, blank=True, default="",
+                             help_text="What a running export is doing (rows, finishing files, agreement, "
+                                       "checksums, archive); empty once it has ended.")
     out_dir = models.CharField(max_length=500, blank=True)
     manifest = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

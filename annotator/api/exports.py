@@ -34,7 +34,7 @@ class ExportJobOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "campaign", "status", "progress", "formats", "error", "created_at", "finished_at",
+        fields = ["id", "campaign", "status", "progress", "phase", "formats", "error", "created_at", "finished_at",
                   "manifest", "download"]
 
     def get_download(self, job: ExportJob) -> str | None:

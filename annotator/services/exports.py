@@ -49,6 +49,13 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 HASH_THREADS = 8
 
 Progress = Callable[[int, int], None]
+Phase = Callable[[str], None]
+
+#: What ``dataset_export`` tells ``on_phase``, in order: the streamed rows (``on_progress`` counts them),
+#: then the steps after the last row, which ``on_progress`` cannot count.
+PHASES = ("rows", "finishing files", "agreement", "checksums")
+#: A background job's progress when each phase starts (rows fill 0 .. the next one); ``archive`` is the job's own.
+JOB_PHASE_PROGRESS = {"rows": 0.0, "finishing files": 0.85, "agreement": 0.9, "checksums": 0.93, "archive": 0.96}
 
 
 def _out_dir_prepare(out_dir: Path, *, overwrite: bool) -> None:
@@ -121,11 +128,13 @@ def _files(out_dir: Path) -> dict[str, dict[str, Any]]:
 
 def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] | None = None,
                    chunk_size: int = CHUNK_SIZE, overwrite: bool = False, on_progress: Progress | None = None,
-                   options: dict[str, Any] | None = None) -> dict[str, Any]:
+                   options: dict[str, Any] | None = None, on_phase: Phase | None = None) -> dict[str, Any]:
     """Write ``formats`` (all when None) and manifest.json into ``out_dir``; returns the manifest.
 
     ``on_progress(done, total)`` is called after every chunk, counting rows
-    of the streams the formats read. ``options`` reach the exporters as
+    of the streams the formats read; ``on_phase(name)`` as each of
+    ``PHASES`` starts (after the last row come the NPZ shards still being
+    written, the agreement and the checksums). ``options`` reach the exporters as
     ``ctx.extra``: ``npz`` (default true), ``items_per_shard`` and ``workers``
     for the heatmap NPZ shards, ``row_group_rows`` for items.parquet.
     """
@@ -145,6 +154,8 @@ def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] 
     streams = [s for s in STREAMS if any(s in e.streams for e in exporters)]
     total, done = sum(totals[s] for s in streams), 0
     counts: dict[str, int] = {}
+    phase = on_phase or (lambda name: None)
+    phase("rows")
     for exporter in exporters:
         exporter.open()
     try:
@@ -156,11 +167,15 @@ def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] 
                 done += len(chunk)
                 if on_progress is not None:
                     on_progress(done, total)
+        phase("finishing files")
     finally:
         for exporter in exporters:
             counts.update(exporter.close())
     if on_progress is not None and total == 0:
         on_progress(0, 0)
+    phase("agreement")
+    agreement = _agreement(campaign)
+    phase("checksums")
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -168,7 +183,7 @@ def dataset_export(*, campaign: Campaign, out_dir: Path, formats: Sequence[str] 
         "formats": list(names),
         "attributes": [{k: v for k, v in a.items() if k != "id"} for a in ctx.attributes],
         "counts": {**_counts(campaign, totals), **counts},
-        "agreement": _agreement(campaign),
+        "agreement": agreement,
         "paths": {
             "image": "relative to the platform's MEDIA_ROOT",
             "heatmap": "relative to this export" if ctx.heatmaps_in_export else "relative to MEDIA_ROOT",
@@ -224,24 +239,30 @@ def export_job_run(*, job_id: str) -> ExportJob:
     if job.status == ExportJob.Status.DONE:
         return job
     out_dir = export_job_dir(job=job)
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, progress=0.0, error="",
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, progress=0.0, phase="", error="",
                                                out_dir=str(out_dir))
+    rows_share = JOB_PHASE_PROGRESS["finishing files"]
 
     def progress(done: int, total: int) -> None:
-        ExportJob.objects.filter(pk=job.pk).update(progress=round(done / total, 4) if total else 1.0)
+        ExportJob.objects.filter(pk=job.pk).update(progress=round(rows_share * (done / total if total else 1.0), 4))
+
+    def phase(name: str) -> None:
+        ExportJob.objects.filter(pk=job.pk).update(phase=name, progress=JOB_PHASE_PROGRESS[name])
 
     try:
         if out_dir.exists():
             shutil.rmtree(out_dir)  # ours, under EXPORTS_ROOT: left by an interrupted run
-        manifest = dataset_export(campaign=job.campaign, out_dir=out_dir, formats=job.formats, on_progress=progress)
+        manifest = dataset_export(campaign=job.campaign, out_dir=out_dir, formats=job.formats, on_progress=progress,
+                                  on_phase=phase)
+        phase("archive")
         _archive_write(out_dir, export_archive_path(job=job))
     except Exception as exc:  # the job records the failure; the task does not retry a broken export forever
         logger.exception("export %s failed", job.pk)
         ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
-                                                   finished_at=timezone.now())
+                                                   phase="", finished_at=timezone.now())
     else:
-        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.DONE, progress=1.0, manifest=manifest,
-                                                   finished_at=timezone.now())
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.DONE, progress=1.0, phase="",
+                                                   manifest=manifest, finished_at=timezone.now())
     job.refresh_from_db()
     return job
 

@@ -17,7 +17,8 @@ if (form) {
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) break;
       const job = await response.json();
-      status.textContent = `${job.status} · ${Math.round(100 * (job.progress || 0))}%`;
+      const phase = job.status === "running" && job.phase ? ` · ${job.phase}` : "";
+      status.textContent = `${job.status}${phase} · ${Math.round(100 * (job.progress || 0))}%`;
       if (job.status === "done" || job.status === "failed") {
         window.location.reload();
         return;

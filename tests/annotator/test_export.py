@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import zipfile
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from django.core.management import call_command
 from annotator.consolidation.points import heatmap_from_png
 from annotator.models import Consolidated, ExportJob, Response
 from annotator.services.consolidation import campaign_consolidate
-from annotator.services.exports import dataset_export, export_job_run
+from annotator.services.exports import JOB_PHASE_PROGRESS, PHASES, dataset_export, export_job_run
 from annotator.services.quality import pseudonym_make, standing_ensure
 from tests import factories as f
 
@@ -243,6 +244,41 @@ def test_progress_is_reported_per_chunk(built, tmp_path):
     dataset_export(campaign=built["campaign"], out_dir=tmp_path / "out", formats=["parquet"], chunk_size=2,
                    on_progress=lambda done, total: calls.append((done, total)))
     assert calls == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_phases_after_the_rows_are_reported(built, tmp_path):
+    """After the last row the steps no row count measures are named, in order; a job moves its progress with them."""
+    events = []
+    dataset_export(campaign=built["campaign"], out_dir=tmp_path / "out", formats=["jsonl"], chunk_size=2,
+                   on_progress=lambda done, total: events.append(done), on_phase=events.append)
+    rows = events[1:-3]
+    assert [events[0], *events[-3:]] == list(PHASES)
+    assert rows and all(isinstance(done, int) for done in rows) and rows == sorted(rows)
+
+    job = ExportJob.objects.create(campaign=built["campaign"], formats=["jsonl"])
+    seen = []
+    original = ExportJob.objects.filter
+
+    def spy(*args, **kwargs):
+        qs = original(*args, **kwargs)
+        update = qs.update
+
+        def recorded(**fields):
+            seen.append((fields.get("phase"), fields.get("progress")))
+            return update(**fields)
+
+        qs.update = recorded
+        return qs
+
+    with mock.patch.object(ExportJob.objects, "filter", spy):
+        export_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.progress, job.phase) == ("done", 1.0, "")
+    phases = [phase for phase, _ in seen if phase]
+    assert phases == [*PHASES, "archive"]
+    progress = [value for _, value in seen if value is not None]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert [value for phase, value in seen if phase] == [JOB_PHASE_PROGRESS[p] for p in phases]
 
 
 def test_refuses_a_directory_that_is_not_an_export(built, tmp_path):
