@@ -238,8 +238,12 @@ class Slot(models.Model):
             models.Index(fields=["campaign", "attribute", "n_done"]),
             # The default next-task policy walks this in order and stops at the first open slot.
             models.Index("campaign", models.F("n_done") + models.F("n_open"), "id", name="slot_fill_order"),
-            # The cost-aware issuer (elicitation) reads the best-scored open slots first.
-            models.Index(fields=["campaign", "-score", "id"], name="slot_score_order"),
+            # The cost-aware issuer (elicitation): fewest answers plus leases first, the best score among
+            # those. Fill leads so that the slots an annotator already answered sort behind the unanswered
+            # ones: with the score alone, every request walked over all of them (and an index scan that
+            # grows with the annotator's own work made ``next`` slower the longer they worked).
+            models.Index("campaign", models.F("n_done") + models.F("n_open"), models.F("score").desc(), "id",
+                         name="slot_fill_score_order"),
         ]
 
 

@@ -8,10 +8,14 @@ re-checked under those locks; it reuses its helpers) and adds:
 
 1. the campaign's strategy (``Campaign.policy``) picks the target: ``all``
    and ``coarse`` walk the fill order (fewest answers first; ``coarse``
-   only its coarse attribute), the model-based strategies read the slots
-   with the best stored score (``Slot.score``, written after every retrain
-   by ``scores_recompute``); without scores for the current policy they fall
-   back to ``all`` and ask for a recompute;
+   only its coarse attribute), the model-based strategies walk the same
+   fill levels and, within a level, the best stored score first
+   (``Slot.score``, written after every retrain by ``scores_recompute``):
+   a target is found by its best slot among those with the fewest answers,
+   so a slot somebody already holds does not send the next annotator to the
+   same target again, and the annotator's own answered slots (a higher
+   fill) are not walked over on every request. Without scores for the
+   current policy they fall back to ``all`` and ask for a recompute;
 2. the target's open attributes are bundled by score up to
    ``Campaign.task_time_limit_s`` (``bundle_target``; ``all`` bundles every
    one), with costs from the cost model and the annotator's speed;
@@ -147,7 +151,11 @@ def bundle_fit(chosen: Sequence[int], *, costs: dict[int, float], budget: Budget
 
 def _scored_candidate(*, campaign: Campaign, annotator, attribute_ids: list[int], passed: list[int],
                       skip_locked: bool = True):
-    """The open slot with the best stored score (index ``slot_score_order``), its target locked."""
+    """The open slot with the fewest answers and, among those, the best stored score, its target locked.
+
+    Index ``slot_fill_score_order`` (campaign, fill, score DESC, id): the scan stops at the first slot
+    this annotator was never given, and their answered slots (fill >= 1) sort behind the unanswered ones.
+    """
     candidates = (Slot.objects.alias(fill=F("n_done") + F("n_open"))
                   .filter(campaign=campaign, attribute_id__in=attribute_ids, fill__lt=campaign.overlap,
                           score__gt=NEVER, target__is_gold=False)
@@ -158,7 +166,7 @@ def _scored_candidate(*, campaign: Campaign, annotator, attribute_ids: list[int]
     # reference it (a KEY SHARE for the foreign key check) is not blocked while holding its slot locks.
     return (candidates.select_related("target__item", "target__prompt")
             .select_for_update(skip_locked=skip_locked, of=("target",), no_key=True)
-            .order_by("-score", "id").first())
+            .order_by("fill", "-score", "id").first())
 
 
 def _open_work_exists(*, campaign: Campaign, annotator, attribute_ids: list[int]) -> bool:

@@ -193,7 +193,7 @@ def slot_scores_write(*, changes: dict[int, float], version: int) -> None:
                 cursor.executemany(f"UPDATE {table} SET score = %s, score_version = %s WHERE id = %s",
                                    [(score, version, i) for i, score in zip(chunk_ids, chunk_scores)])
     if ids and connection.vendor == "postgresql":
-        # The planner must know the new score distribution to walk slot_score_order for the top candidate
+        # The planner must know the new score distribution to walk slot_fill_score_order for the top candidate
         # (with stale statistics it sorted 140,000 rows: 1 s instead of 0.2 ms). A sample, not a scan.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table}")

@@ -100,6 +100,27 @@ def test_voi_per_cost_scores_are_stored_and_the_best_bundle_is_issued(case):
     assert issued[4] is None
 
 
+def test_scored_targets_are_found_by_their_emptiest_best_slot(case):
+    """With overlap 2 the issuer finds the best-scored slot among those with the fewest answers.
+
+    Item 1's coarse label scores best, but once somebody holds it the next annotator is sent to item 2's
+    unanswered one, not to a second copy of it. The bundle is then made of the target's open attributes by
+    score, as before.
+    """
+    campaign = case["campaign"]
+    campaign.overlap = 2
+    campaign.save(update_fields=["overlap"])
+    policy(case, "voi_per_cost")
+    one, two = (i.target.pk for i in case["items"])
+    issued = [task_next(campaign=campaign, annotator=f.user_make()) for _ in range(4)]
+    assert asked(issued[0]) == (one, ["good"])
+    assert asked(issued[1]) == (two, ["good"])   # not item 1's coarse label again, though it scores higher
+    # Both coarse labels are held: item 1's concept a is now the best unanswered slot. Its target's bundle
+    # takes the best-scored open attribute first, the coarse label's second place (too long to add a or b).
+    assert asked(issued[2]) == (one, ["good"])
+    assert asked(issued[3]) == (one, ["a", "b"])
+
+
 def test_uncertainty_per_cost_asks_the_most_uncertain_concept_per_second(case):
     policy(case, "uncertainty_per_cost")
     one, two = (i.target.pk for i in case["items"])
