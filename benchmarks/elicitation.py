@@ -7,7 +7,8 @@ held-out AUC that ``all`` reaches within the budget, on its mean curve over
 seeds), the cost each strategy needs to reach it (per seed and the median),
 the AUC each has at fixed budgets (mean over seeds), the labels bought, and
 the final aggregator weights. The figure goes to ``benchmarks/out/elicitation.png``
-and the raw results to ``benchmarks/out/elicitation.json``.
+and the raw results to ``benchmarks/out/elicitation.json`` (``elicitation_joint.*``
+with ``--cbm-mode joint``: the CBM's coarse labels then train its concept network too).
 
     python benchmarks/elicitation.py                          # 6 strategies x 5 seeds
     python benchmarks/elicitation.py --seeds 2 --budget 12000 # quicker look
@@ -47,6 +48,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> list[dict[str, 
     command = [sys.executable, str(ROOT / "manage.py"), "simulate", "--strategy", ",".join(args.strategies),
                "--budget", str(args.budget), "--seed", str(seed), "--prompts", str(args.prompts),
                "--retrain-every", str(args.retrain_every), "--annotators", str(args.annotators),
+               "--cbm-mode", args.cbm_mode,
                "--json", str(out), "--var-dir", str(work / f"var-{seed}")]
     started = time.monotonic()
     log = work / f"seed-{seed}.log"
@@ -141,13 +143,14 @@ def simulations(args: argparse.Namespace) -> None:
         args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]
     summary = summarise(results, budgets, args.budget)
     summary.update({"benchmark": "elicitation", "seeds": seeds, "budget_s": args.budget, "prompts": args.prompts,
-                    "retrain_every": args.retrain_every, "annotators": args.annotators,
+                    "retrain_every": args.retrain_every, "annotators": args.annotators, "cbm_mode": args.cbm_mode,
                     "wall_s": round(time.monotonic() - started, 1)})
-    (OUT / "elicitation.png").write_bytes(auc_cost_png(
+    stem = "elicitation" if args.cbm_mode == "sequential" else f"elicitation_{args.cbm_mode}"
+    (OUT / f"{stem}.png").write_bytes(auc_cost_png(
         results=results, target_auc=summary["target_auc"], budgets=budgets,
-        title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs)"))
+        title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs, {args.cbm_mode} CBM)"))
     if not args.from_json:
-        (OUT / "elicitation.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
+        (OUT / f"{stem}.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
     print(json.dumps(summary, indent=2))
 
 
@@ -245,6 +248,8 @@ def main() -> None:
     parser.add_argument("--budgets", default="", help="Budgets to report AUC at (default: 25/50/75/100%%).")
     parser.add_argument("--prompts", type=int, default=100)
     parser.add_argument("--retrain-every", type=int, default=75)
+    parser.add_argument("--cbm-mode", default="sequential", choices=["sequential", "independent", "joint"],
+                        help="How the campaigns' CBMs train (outputs go to elicitation_<mode>.* unless sequential).")
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=3, help="Seeds simulated at once (processes).")
     parser.add_argument("--work", default="", help="Folder for the per-seed databases and JSON.")

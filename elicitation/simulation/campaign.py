@@ -55,6 +55,9 @@ class SimulationConfig:
     unsure_scale: float = 0.3
     noise: float = 0.05
     training: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TRAINING))
+    #: How the CBM is trained (``ConceptBottleneckRewardModel.mode``): "sequential" as Collins et al., or
+    #: "joint", where coarse labels also train the trunk and the concept heads.
+    cbm_mode: str = "sequential"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,7 +118,7 @@ def simulation_campaign_create(*, config: SimulationConfig, name: str) -> tuple[
     row.image_encoder, row.text_encoder = "pixelstats", ""
     row.retrain_every = config.retrain_every
     row.retrain_kinds = ["coarse"] if config.strategy == "coarse" else ["cbm"]
-    row.training_config = {"cbm": dict(config.training), "coarse": dict(config.training)}
+    row.training_config = {"cbm": {**config.training, "mode": config.cbm_mode}, "coarse": dict(config.training)}
     row.save()
     users = [user_create(username=f"sim-{campaign.pk}-{i}", role="annotator")[0] for i in range(config.annotators)]
     return campaign, users

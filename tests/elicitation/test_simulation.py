@@ -62,3 +62,17 @@ def test_simulate_command_runs_a_small_campaign(settings, tmp_path):
         "distorted", "photorealistic", "bright", "captivating", "chaotic", "visually_compelling", "disturbing",
         "funny", "blurry", "align_objects", "align_attributes", "align_actions", "align_relations"}
     assert Assignment.objects.filter(campaign_id=result["campaign"], status="issued").count() == 0
+
+
+def test_simulated_campaign_trains_its_cbm_in_the_mode_asked(settings, tmp_path):
+    from elicitation.simulation.campaign import SimulationConfig, simulation_campaign_create
+    from rewardlab.services.training import model_settings_get, training_config_resolve
+
+    settings.VAR_DIR = tmp_path / "var"
+    config = SimulationConfig(strategy="voi_per_cost", budget_s=100.0, seed=5, prompts=4, images_per_prompt=2,
+                              size=32, annotators=1, cbm_mode="joint")
+    campaign, _ = simulation_campaign_create(config=config, name="joint-sim")
+    row = model_settings_get(campaign=campaign)
+    assert row.training_config["cbm"]["mode"] == "joint"
+    assert "mode" not in row.training_config["coarse"]  # the coarse model has no such setting
+    assert training_config_resolve(campaign=campaign, kind="cbm")["params"]["mode"] == "joint"

@@ -50,6 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--unsure-scale", type=float, default=0.3, help="Multiplies Collins Table 1's unsure rates.")
         parser.add_argument("--noise", type=float, default=0.05, help="Chance a sure answer is wrong.")
         parser.add_argument("--training", default="", help="JSON of model hyperparameters (default: small, fast).")
+        parser.add_argument("--cbm-mode", default="sequential", choices=["sequential", "independent", "joint"],
+                            help="How the CBM trains: sequential (Collins et al.), or joint (coarse labels train "
+                                 "the concept network too).")
         parser.add_argument("--json", dest="json_out", default="", help="Write the result here (else stdout).")
         parser.add_argument("--in-place", action="store_true", help="Use this process and its database.")
         parser.add_argument("--var-dir", default="", help="Keep the child's VAR_DIR here (default: a temp folder).")
@@ -85,7 +88,8 @@ class Command(BaseCommand):
     @staticmethod
     def _argv(opts) -> list[str]:
         names = ("strategy", "budget", "seed", "annotators", "retrain_every", "prompts", "images_per_prompt", "size",
-                 "heldout_frac", "overlap", "tree", "task_time_limit", "unsure_scale", "noise", "training", "json_out")
+                 "heldout_frac", "overlap", "tree", "task_time_limit", "unsure_scale", "noise", "training", "cbm_mode",
+                 "json_out")
         flags = {"json_out": "--json"}
         out = []
         for name in names:
@@ -107,7 +111,7 @@ class Command(BaseCommand):
                 retrain_every=opts["retrain_every"], prompts=opts["prompts"],
                 images_per_prompt=opts["images_per_prompt"], size=opts["size"], heldout_frac=opts["heldout_frac"],
                 overlap=opts["overlap"], tree=opts["tree"], task_time_limit_s=opts["task_time_limit"],
-                unsure_scale=opts["unsure_scale"], noise=opts["noise"], training=training)
+                unsure_scale=opts["unsure_scale"], noise=opts["noise"], training=training, cbm_mode=opts["cbm_mode"])
             result = simulation_run(config=config)
             results.append(result)
             self.stderr.write(f"{strategy} seed {opts['seed']}: charged {result['charged_s']:.0f} s, "
