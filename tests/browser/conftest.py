@@ -6,6 +6,7 @@ Screenshots land in ``screenshots/`` at the repository root (gitignored).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,18 @@ def page(browser):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.js_errors = errors
+    in_flight: set = set()
+    context.on("request", lambda request: in_flight.add(request))
+    context.on("requestfinished", lambda request: in_flight.discard(request))
+    context.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
+    # The task page saves its draft on a timer and again when it is hidden (closing the context hides it).
+    # A request the live server handles while the test database is flushed deadlocks the flush and leaves
+    # this test's rows to the next test: refuse every new request, let those in flight finish, then close.
+    context.route("**/*", lambda route: route.abort())
+    deadline = time.monotonic() + 10
+    while in_flight and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     context.close()
     assert not errors, errors
 
