@@ -7,9 +7,9 @@ submits neither lose a measurement nor queue behind each other. The full
 refresh (``costs_refresh`` task, run before scores are recomputed) rebuilds
 the rows from every response with an active time: it also counts responses
 that never went through a submit (imports) and computes the median shown in
-admin. A submit that lands while a refresh runs
-may be counted twice or not at all until the next refresh: the estimate is
-a shrunk mean over hundreds of times, one more or less does not move it.
+admin. A submit that lands while a refresh runs may be counted twice or not
+at all until the next refresh: the estimate is a shrunk mean over hundreds
+of times, one more or less does not move it.
 """
 from __future__ import annotations
 
