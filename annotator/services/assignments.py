@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.hooks import assignment_event
+from annotator.rows import rows_insert
 from annotator.models import (
     AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, Response, Slot, Target,
     TargetType,
@@ -42,11 +44,23 @@ def _conflict(message: str, reason: str, field: str | None = None) -> ConflictEr
     return ConflictError(message, field=field, rule=reason, reason=reason)
 
 
-def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, Slot]:
-    """Slot rows of one target, locked in id order (the global lock order), by attribute id."""
-    slots = (Slot.objects.select_for_update().filter(target_id=target_id, attribute_id__in=list(attribute_ids))
-             .order_by("id"))
-    return {slot.attribute_id: slot for slot in slots}
+def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
+    """Slot rows of one target, locked in id order (the global lock order): ``{attribute_id: (id, n_open, n_done)}``."""
+    rows = (Slot.objects.select_for_update().filter(target_id=target_id, attribute_id__in=list(attribute_ids))
+            .order_by("id").values_list("attribute_id", "id", "n_open", "n_done"))
+    return {attribute_id: (slot_id, n_open, n_done) for attribute_id, slot_id, n_open, n_done in rows}
+
+
+def _slots_move(slot_ids: Sequence[int], *, release: bool, done: Sequence[int] = ()) -> None:
+    """One UPDATE of locked slot counters: a lease leaves ``n_open`` (``release``), ``done`` slots gain an answer."""
+    changes: dict[str, Any] = {}
+    if release:
+        changes["n_open"] = Greatest(F("n_open") - 1, Value(0), output_field=IntegerField())
+    if done:
+        changes["n_done"] = Case(When(pk__in=list(done), then=F("n_done") + 1), default=F("n_done"),
+                                  output_field=IntegerField())
+    if changes and slot_ids:
+        Slot.objects.filter(pk__in=list(slot_ids)).update(**changes)
 
 
 def _display(*, target: Target) -> dict:
@@ -76,11 +90,9 @@ def assignment_create(*, campaign: Campaign, annotator, target: Target, attribut
         lease_expires_at=now + timedelta(seconds=campaign.lease_seconds), display=_display(target=target),
         is_gold=target.is_gold, estimated_cost_s=estimated_cost_s, source=source,
     )
-    AssignmentSlot.objects.bulk_create([
-        AssignmentSlot(assignment=assignment, attribute=attribute, target=target, annotator=annotator,
-                       position=position)
-        for position, attribute in enumerate(attributes)
-    ])
+    rows_insert(AssignmentSlot, ("assignment", "attribute", "target", "annotator", "position"),
+                [(assignment.pk, attribute.pk, target.pk, annotator.pk, position)
+                 for position, attribute in enumerate(attributes)])
     Slot.objects.filter(target=target, attribute__in=attributes).update(n_open=F("n_open") + 1)
     assignment.requested_attributes = attributes  # what assignment_attributes would read back
     assignment_event(event="issued", assignment=assignment)
@@ -189,22 +201,17 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
         overlap = assignment.campaign.overlap
         for item in valid:
             slot = slots.get(item.attribute.pk)
-            if slot is not None and slot.n_open + slot.n_done >= overlap:
+            if slot is not None and slot[1] + slot[2] >= overlap:
                 raise _conflict("Your lease expired and the task went to someone else; take the next task.",
                                 "lease_reissued")
 
-    Response.objects.bulk_create([
-        Response(assignment=assignment, attribute=item.attribute, target_id=assignment.target_id,
-                 annotator=annotator, value=item.value, active_ms=item.active_ms)
-        for item in valid
-    ])
+    rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "active_ms", "valid",
+                           "created_at"),
+                [(assignment.pk, item.attribute.pk, assignment.target_id, annotator.pk, item.value, item.active_ms,
+                  True, now) for item in valid])
     answered = {item.attribute.pk for item in valid}
-    for attribute_id, slot in slots.items():
-        if lease_counted:
-            slot.n_open = max(slot.n_open - 1, 0)
-        if attribute_id in answered:
-            slot.n_done += 1
-    Slot.objects.bulk_update(list(slots.values()), ["n_open", "n_done"])
+    _slots_move([slot_id for slot_id, _, _ in slots.values()], release=lease_counted,
+                done=[slots[aid][0] for aid in answered if aid in slots])
 
     assignment.status = Status.SUBMITTED
     assignment.submitted_at = now
@@ -261,9 +268,7 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str = "") -> Assig
         slots = _slots_locked(target_id=assignment.target_id,
                               attribute_ids=AssignmentSlot.objects.filter(assignment=assignment)
                               .values_list("attribute_id", flat=True))
-        for slot in slots.values():
-            slot.n_open = max(slot.n_open - 1, 0)
-        Slot.objects.bulk_update(list(slots.values()), ["n_open"])
+        _slots_move([slot_id for slot_id, _, _ in slots.values()], release=True)
         assignment_event(event="skipped", assignment=assignment, reason=assignment.skip_reason)
     # The quality gate reads n_skips against the campaign's skip limit.
     standing = standing_ensure(campaign=assignment.campaign, annotator=annotator)

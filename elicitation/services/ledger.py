@@ -27,9 +27,11 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Case, F, FloatField, Sum, When
+from django.utils import timezone
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign
+from annotator.rows import rows_insert
 from elicitation.models import AttributeCap, Budget, LedgerEntry
 from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
                                          policy_settings)
@@ -85,11 +87,21 @@ def _round(seconds: float) -> float:
 def _outstanding(*, assignment_id: int) -> dict[int | None, float]:
     """Reserved and not yet released, per attribute id, of one assignment."""
     rows = (LedgerEntry.objects.filter(assignment_id=assignment_id, kind__in=(Kind.RESERVE, Kind.RELEASE))
-            .values_list("attribute_id", "kind").annotate(total=Sum("seconds")))
+            .values_list("attribute_id", "kind", "seconds"))
     out: dict[int | None, float] = defaultdict(float)
-    for attribute_id, kind, total in rows:
-        out[attribute_id] += total if kind == Kind.RESERVE else -total
+    for attribute_id, kind, seconds in rows:
+        out[attribute_id] += seconds if kind == Kind.RESERVE else -seconds
     return {aid: _round(value) for aid, value in out.items() if value > EPS}
+
+
+ENTRY_COLUMNS = ("campaign", "assignment", "attribute", "kind", "seconds", "measured_s", "created_at")
+
+
+def _entries_write(assignment: Assignment, entries: Sequence[tuple[int | None, str, float, float | None]]) -> None:
+    """Append ``(attribute_id, kind, seconds, measured_s)`` entries of one assignment (one INSERT)."""
+    now = timezone.now()
+    rows_insert(LedgerEntry, ENTRY_COLUMNS, [(assignment.campaign_id, assignment.pk, aid, kind, seconds, measured, now)
+                                             for aid, kind, seconds, measured in entries])
 
 
 def _caps_move(*, budget: Budget, cap_ids: set[int], reserved: Mapping[int, float] | None = None,
@@ -156,18 +168,15 @@ def ledger_reserve(*, assignment: Assignment) -> float:
         budget.reserved_s = _round(budget.reserved_s + total)
         budget.save(update_fields=["reserved_s", "updated_at"])
         _caps_move(budget=budget, cap_ids=set(caps), reserved=costs)
-    LedgerEntry.objects.bulk_create([
-        LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid, kind=Kind.RESERVE,
-                    seconds=seconds) for aid, seconds in costs.items()])
+    _entries_write(assignment, [(aid, Kind.RESERVE, seconds, None) for aid, seconds in costs.items()])
     if assignment.estimated_cost_s != total:  # the issuer may have stored it already
         Assignment.objects.filter(pk=assignment.pk).update(estimated_cost_s=total)
         assignment.estimated_cost_s = total
     return total
 
 
-def _release_entries(assignment: Assignment, outstanding: Mapping[int | None, float]) -> list[LedgerEntry]:
-    return [LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid,
-                        kind=Kind.RELEASE, seconds=seconds) for aid, seconds in outstanding.items()]
+def _release_entries(outstanding: Mapping[int | None, float]) -> list[tuple[int | None, str, float, None]]:
+    return [(aid, Kind.RELEASE, seconds, None) for aid, seconds in outstanding.items()]
 
 
 @transaction.atomic(savepoint=False)
@@ -183,7 +192,7 @@ def ledger_release(*, assignment: Assignment) -> float:
         budget.save(update_fields=["reserved_s", "updated_at"])
         _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=[a for a in outstanding if a]),
                    reserved={aid: -s for aid, s in outstanding.items()})
-    LedgerEntry.objects.bulk_create(_release_entries(assignment, outstanding))
+    _entries_write(assignment, _release_entries(outstanding))
     return total
 
 
@@ -232,11 +241,8 @@ def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]
         touched = {aid for aid in [*outstanding, *charges] if aid is not None}
         _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=touched),
                    reserved={aid: -s for aid, s in outstanding.items()}, charged=charges)
-    LedgerEntry.objects.bulk_create([
-        *_release_entries(assignment, outstanding),
-        *[LedgerEntry(campaign_id=assignment.campaign_id, assignment=assignment, attribute_id=aid, kind=Kind.CHARGE,
-                      seconds=charges[aid], measured_s=_round(measured[aid])) for aid in answered],
-    ])
+    _entries_write(assignment, [*_release_entries(outstanding),
+                                *[(aid, Kind.CHARGE, charges[aid], _round(measured[aid])) for aid in answered]])
     timed = {aid: measured[aid] for aid in answered if by_id[aid] is not None}
     speed = policy.per_annotator_speed and bool(timed)
     if timed:
