@@ -224,9 +224,11 @@ class Slot(models.Model):
     ``score`` is written by the elicitation strategy after a retrain.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="slots")
-    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="slots")
-    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="slots")
+    # No single-column indexes: every issue and submit rewrites these rows, and each index costs a write.
+    # campaign and target lead the composite indexes below; attribute is only looked up with them.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="slots", db_index=False)
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="slots", db_index=False)
+    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="slots", db_index=False)
     n_open = models.PositiveIntegerField(default=0)
     n_done = models.PositiveIntegerField(default=0)
     score = models.FloatField(default=0.0)
@@ -256,8 +258,10 @@ class Assignment(models.Model):
         INVALIDATED = "invalidated", "invalidated"
         CANCELLED = "cancelled", "cancelled"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    # campaign and annotator lead the (..., status) indexes below: no single-column index besides them.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments",
+                                  db_index=False)
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="assignments")
     attributes = models.ManyToManyField(Attribute, through="AssignmentSlot", related_name="assignments")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ISSUED)
@@ -289,9 +293,10 @@ class AssignmentSlot(models.Model):
     """The attributes an assignment requests; an annotator gets a (target, attribute) once."""
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="slots")
-    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE)
+    # Looked up by (annotator, target, attribute), the unique index below, or by assignment.
+    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, db_index=False)
     target = models.ForeignKey(Target, on_delete=models.CASCADE)
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, db_index=False)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -302,9 +307,10 @@ class AssignmentSlot(models.Model):
 
 
 class Response(models.Model):
-    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="responses")
-    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="responses")
-    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="responses")
+    # Each of these leads a composite index below (response_once, (target, ...), (attribute, ...)).
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="responses", db_index=False)
+    attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="responses", db_index=False)
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="responses", db_index=False)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="responses")
     value = models.JSONField()
     active_ms = models.PositiveIntegerField(null=True, blank=True)

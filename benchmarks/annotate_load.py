@@ -179,7 +179,9 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="annotate-load-")
     env = {**os.environ, "DATABASE_URL": args.database, "CELERY_BROKER_URL": args.broker,
            "CELERY_RESULT_BACKEND": args.broker, "VAR_DIR": var_dir, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT),
+           # As deployed (DEBUG off), but over plain HTTP on the loopback: no redirect to HTTPS.
+           "DJANGO_DEBUG": "false", "SECRET_KEY": "annotate-load-benchmark", "SECURE_SSL_REDIRECT": "false"}
     results: dict[int, list[dict]] = {n: [] for n in client_counts}
     for run in range(args.runs):
         reset_database(args.database)

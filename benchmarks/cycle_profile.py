@@ -52,7 +52,7 @@ def main() -> None:
 
     env = {**os.environ, "DATABASE_URL": args.database, "CELERY_BROKER_URL": "memory://",
            "CELERY_RESULT_BACKEND": "cache+memory://", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": "false", "SECRET_KEY": "cycle-profile", "SECURE_SSL_REDIRECT": "false",
+           "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "false"), "SECRET_KEY": "cycle-profile", "SECURE_SSL_REDIRECT": "false",
            "VAR_DIR": os.environ.get("VAR_DIR") or tempfile.mkdtemp(prefix="cycle-profile-"), "PYTHONPATH": str(ROOT)}
     state = Path(env["VAR_DIR"]) / "cycle_profile.json"
     if args.reuse and state.exists():
@@ -131,7 +131,7 @@ def main() -> None:
     print(json.dumps(out, indent=2))
     if os.environ.get("CYCLE_PROFILE_SQL"):
         for q in counts["sql"]:
-            print(q["sql"][:300], file=sys.stderr)
+            print(q["sql"] if os.environ["CYCLE_PROFILE_SQL"] == "full" else q["sql"][:300], file=sys.stderr)
     if profiler:
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.profile)

@@ -41,7 +41,8 @@ from django.utils import timezone
 from annotator.models import Assignment, Attribute, Campaign, Slot, Target
 from annotator.services.assignments import assignment_create
 from annotator.services import next_task as default_issuer
-from annotator.services.next_task import MAX_STALE_CANDIDATES, _slots_with_room, _taken, campaign_assert_active
+from annotator.services.next_task import (MAX_STALE_CANDIDATES, _slots_with_room, _taken, campaign_assert_active,
+                                          candidate_target)
 from elicitation.models import AttributeCap, Budget, ScoreState
 from elicitation.selectors.costs import annotator_speed_factor, cost_of, policy_settings
 from elicitation.services.ledger import (EPS, budget_exhausted_error, budget_lock, fits, planned_costs,
@@ -149,26 +150,6 @@ def bundle_fit(chosen: Sequence[int], *, costs: dict[int, float], budget: Budget
     return kept
 
 
-def _scored_candidate(*, campaign: Campaign, annotator, attribute_ids: list[int], passed: list[int],
-                      skip_locked: bool = True):
-    """The open slot with the fewest answers and, among those, the best stored score, its target locked.
-
-    Index ``slot_fill_score_order`` (campaign, fill, score DESC, id): the scan stops at the first slot
-    this annotator was never given, and their answered slots (fill >= 1) sort behind the unanswered ones.
-    """
-    candidates = (Slot.objects.alias(fill=F("n_done") + F("n_open"))
-                  .filter(campaign=campaign, attribute_id__in=attribute_ids, fill__lt=campaign.overlap,
-                          score__gt=NEVER, target__is_gold=False)
-                  .filter(~Exists(_taken(annotator))))
-    if passed:
-        candidates = candidates.exclude(target_id__in=passed)
-    # NO KEY UPDATE: issuers still exclude each other on the target, but a submit inserting responses that
-    # reference it (a KEY SHARE for the foreign key check) is not blocked while holding its slot locks.
-    return (candidates.select_related("target__item", "target__prompt")
-            .select_for_update(skip_locked=skip_locked, of=("target",), no_key=True)
-            .order_by("fill", "-score", "id").first())
-
-
 def _open_work_exists(*, campaign: Campaign, annotator, attribute_ids: list[int]) -> bool:
     """Whether any slot of these attributes still wants an answer this annotator could give."""
     return (Slot.objects.alias(fill=F("n_done") + F("n_open"))
@@ -218,26 +199,28 @@ def task_issue_cost_aware(*, campaign: Campaign, annotator) -> Assignment | None
         slots = _slots_with_room(target_id=gold.pk, annotator=annotator, attribute_ids=askable, overlap=None)
         chosen = bundle_fit([s.attribute_id for s in slots], costs=plan.costs, budget=plan.budget, caps=plan.caps)
         target = gold if chosen else None
-    find = _scored_candidate if plan.scored else default_issuer._candidate
+    # Scored strategies: fewest answers first, the best stored score within a fill level.
+    min_score = NEVER if plan.scored else None
     passed: list[int] = []
     budget_blocked = False  # a target had open work the budget could not pay for
     while target is None and len(passed) <= MAX_STALE_CANDIDATES:
-        first = find(campaign=campaign, annotator=annotator, attribute_ids=askable, passed=passed)
+        first = candidate_target(campaign=campaign, annotator=annotator, attribute_ids=askable, passed=passed,
+                                 min_score=min_score)
         if first is None and connection.features.has_select_for_update:
             # Every open target is being issued by someone else this instant: wait for one.
-            first = find(campaign=campaign, annotator=annotator, attribute_ids=askable, passed=passed,
-                         skip_locked=False)
+            first = candidate_target(campaign=campaign, annotator=annotator, attribute_ids=askable, passed=passed,
+                                     min_score=min_score, skip_locked=False)
         if first is None:
             break
-        slots = _slots_with_room(target_id=first.target_id, annotator=annotator, attribute_ids=askable,
+        slots = _slots_with_room(target_id=first.pk, annotator=annotator, attribute_ids=askable,
                                  overlap=campaign.overlap)
         bundle = _bundle(plan, slots)
         chosen = bundle_fit(bundle, costs=plan.costs, budget=plan.budget, caps=plan.caps)
         if chosen:
-            target = first.target
+            target = first
         else:
             budget_blocked = budget_blocked or bool(bundle)
-            passed.append(first.target_id)
+            passed.append(first.pk)
     if target is None:
         if len(askable) < len(plan.attributes) or budget_blocked:
             if _open_work_exists(campaign=campaign, annotator=annotator, attribute_ids=list(plan.attributes)):

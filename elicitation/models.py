@@ -89,7 +89,8 @@ class LedgerEntry(models.Model):
         CHARGE = "charge", "charge"
         RELEASE = "release", "release"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ledger_entries")
+    # campaign leads both indexes below.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ledger_entries", db_index=False)
     assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="ledger_entries")
     attribute = models.ForeignKey(Attribute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

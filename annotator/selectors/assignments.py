@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -129,13 +130,17 @@ def assignment_payload(*, assignment: Assignment) -> dict:
     }
 
 
-def submission_result(*, assignment: Assignment) -> dict:
-    """The body a submit answers with, rebuilt from what was saved (so a resubmission gets the same)."""
-    rows = (Response.objects.filter(assignment=assignment).select_related("attribute")
-            .order_by("attribute__order", "attribute_id"))
+def submission_body(*, assignment: Assignment, rows: list[tuple[str, Any, int | None]]) -> dict:
+    """The body a submit answers with: ``rows`` of (attribute key, value as stored, active_ms) in attribute order."""
     return {
         "assignment": assignment.pk,
         "submission_id": str(assignment.submission_id) if assignment.submission_id else None,
-        "responses": [{"attribute": row.attribute.key, "value": row.value, "active_ms": row.active_ms}
-                      for row in rows],
+        "responses": [{"attribute": key, "value": value, "active_ms": active_ms} for key, value, active_ms in rows],
     }
+
+
+def submission_result(*, assignment: Assignment) -> dict:
+    """The body a submit answered with, rebuilt from what was saved (so a resubmission gets the same)."""
+    rows = (Response.objects.filter(assignment=assignment).order_by("attribute__order", "attribute_id")
+            .values_list("attribute__key", "value", "active_ms"))
+    return submission_body(assignment=assignment, rows=list(rows))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -28,8 +28,8 @@ from annotator.models import (
     TargetType,
 )
 from annotator.selectors.assignments import (
-    assignment_attributes, assignment_get_own, assignment_image_ids, ranking_ratings, submission_result,
-    target_image_ids,
+    assignment_attributes, assignment_get_own, assignment_image_ids, ranking_ratings, submission_body,
+    submission_result, target_image_ids,
 )
 from annotator.services.reviews import quality_after_submit
 from annotator.services.quality import standing_ensure
@@ -205,10 +205,12 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
                 raise _conflict("Your lease expired and the task went to someone else; take the next task.",
                                 "lease_reissued")
 
-    rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "active_ms", "valid",
-                           "created_at"),
-                [(assignment.pk, item.attribute.pk, assignment.target_id, annotator.pk, item.value, item.active_ms,
-                  True, now) for item in valid])
+    # The values come back as stored: PostgreSQL's jsonb orders keys its own way, and a repeat of this
+    # submission (which reads them back, submission_result) must get byte for byte the same body.
+    stored = rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "active_ms", "valid",
+                                    "created_at"),
+                         [(assignment.pk, item.attribute.pk, assignment.target_id, annotator.pk, item.value,
+                           item.active_ms, True, now) for item in valid], returning=("value",))
     answered = {item.attribute.pk for item in valid}
     _slots_move([slot_id for slot_id, _, _ in slots.values()], release=lease_counted,
                 done=[slots[aid][0] for aid in answered if aid in slots])
@@ -223,9 +225,11 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
                      active_ms={item.attribute.key: item.active_ms for item in valid})
     target_id, attribute_ids = assignment.target_id, sorted(answered)
     transaction.on_commit(lambda: _enqueue_consolidation(target_id, attribute_ids))
-    # Read back, not built from the objects above: PostgreSQL's jsonb orders keys its own way, and a
-    # repeat of this submission (which reads them back) must get byte for byte the same body.
-    return submission_result(assignment=assignment), True
+    value_field = Response._meta.get_field("value")
+    rows = sorted(((item.attribute.order, item.attribute.pk), item.attribute.key,
+                   value_field.from_db_value(raw, None, connection), item.active_ms)
+                  for item, (raw,) in zip(valid, stored, strict=True))
+    return submission_body(assignment=assignment, rows=[row[1:] for row in rows]), True
 
 
 @transaction.atomic

@@ -31,7 +31,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -87,21 +87,52 @@ def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], ove
     return [slot for slot in slots if overlap is None or slot.n_open + slot.n_done < overlap]
 
 
-def _candidate(*, campaign: Campaign, annotator, attribute_ids: list[int], passed: list[int],
-               skip_locked: bool = True):
-    """The open slot with the fewest responses plus leases, its target locked.
+def _candidate_sql(*, n_attributes: int, n_passed: int, scored: bool, skip_locked: bool) -> str:
+    """The candidate query (see ``candidate_target``); its text depends only on these arguments."""
+    q = connection.ops.quote_name
+    slot, target, taken = Slot._meta.db_table, Target._meta.db_table, AssignmentSlot._meta.db_table
+    fill = f"(s.{q('n_done')} + s.{q('n_open')})"  # the expression of the fill-order indexes
+    sql = (f"SELECT s.{q('target_id')} FROM {q(slot)} s JOIN {q(target)} t ON t.{q('id')} = s.{q('target_id')} "
+           f"WHERE s.{q('campaign_id')} = %s AND s.{q('attribute_id')} IN ({', '.join(['%s'] * n_attributes)}) "
+           f"AND {fill} < %s AND NOT t.{q('is_gold')} "
+           + (f"AND s.{q('score')} > %s " if scored else "")
+           + (f"AND s.{q('target_id')} NOT IN ({', '.join(['%s'] * n_passed)}) " if n_passed else "")
+           + f"AND NOT EXISTS (SELECT 1 FROM {q(taken)} a WHERE a.{q('annotator_id')} = %s "
+           f"AND a.{q('target_id')} = s.{q('target_id')} AND a.{q('attribute_id')} = s.{q('attribute_id')}) "
+           f"ORDER BY {fill}, " + (f"s.{q('score')} DESC, " if scored else "") + f"s.{q('id')} LIMIT 1")
+    if connection.features.has_select_for_update:
+        # NO KEY UPDATE: issuers still exclude each other on the target, but a submit inserting responses that
+        # reference it (a KEY SHARE for the foreign key check) is not blocked.
+        sql += " FOR NO KEY UPDATE OF t" + (" SKIP LOCKED" if skip_locked else "")
+    return sql
 
-    ``skip_locked``: pass over targets other requests are issuing right now
-    instead of waiting for them.
+
+def candidate_target(*, campaign: Campaign, annotator, attribute_ids: list[int], passed: list[int],
+                     skip_locked: bool = True, min_score: float | None = None) -> Target | None:
+    """The target of the open slot with the fewest responses plus leases, locked; None when there is none.
+
+    An open slot: of one of ``attribute_ids``, under the campaign's overlap,
+    not gold, never given to this annotator (NOT EXISTS on AssignmentSlot's
+    unique index), its target not in ``passed``. Ties go to the lowest slot
+    id (index ``slot_fill_order``); with ``min_score``, only slots scored
+    above it count and ties go to the best score first (index
+    ``slot_fill_score_order``), see the elicitation issuer. ``skip_locked``:
+    pass over targets other requests are issuing right now instead of
+    waiting for them.
+
+    One SQL statement of its own (not a queryset): every next-task request
+    runs it, and the ORM took longer to build it than the database to run it.
     """
-    candidates = (Slot.objects.alias(fill=F("n_done") + F("n_open"))
-                  .filter(campaign=campaign, attribute_id__in=attribute_ids, fill__lt=campaign.overlap,
-                          target__is_gold=False)
-                  .filter(~Exists(_taken(annotator))))
-    if passed:
-        candidates = candidates.exclude(target_id__in=passed)
-    return (candidates.select_related("target__item", "target__prompt")
-            .select_for_update(skip_locked=skip_locked, of=("target",), no_key=True).order_by("fill", "id").first())
+    scored = min_score is not None
+    params: list = [campaign.pk, *attribute_ids, campaign.overlap, *([min_score] if scored else []), *passed,
+                    annotator.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_candidate_sql(n_attributes=len(attribute_ids), n_passed=len(passed), scored=scored,
+                                      skip_locked=skip_locked), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Target.objects.select_related("item", "prompt").get(pk=row[0])
 
 
 @transaction.atomic(savepoint=False)
@@ -129,20 +160,20 @@ def task_issue(*, campaign: Campaign, annotator) -> Assignment | None:
         target = gold if slots else None
     passed: list[int] = []
     while target is None and len(passed) <= MAX_STALE_CANDIDATES:
-        first = _candidate(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids, passed=passed)
+        first = candidate_target(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids, passed=passed)
         if first is None and connection.features.has_select_for_update:
             # Every open target is being issued by someone else this instant:
             # wait for one rather than answer "nothing left".
-            first = _candidate(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids,
-                               passed=passed, skip_locked=False)
+            first = candidate_target(campaign=campaign, annotator=annotator, attribute_ids=attribute_ids,
+                                     passed=passed, skip_locked=False)
         if first is None:
             return None
-        slots = _slots_with_room(target_id=first.target_id, annotator=annotator, attribute_ids=attribute_ids,
+        slots = _slots_with_room(target_id=first.pk, annotator=annotator, attribute_ids=attribute_ids,
                                  overlap=campaign.overlap)
         if slots:
-            target = first.target
+            target = first
         else:
-            passed.append(first.target_id)
+            passed.append(first.pk)
     if target is None:
         return None
     chosen = sorted((by_id[slot.attribute_id] for slot in slots), key=lambda attribute: position[attribute.pk])
