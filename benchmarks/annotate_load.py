@@ -194,7 +194,7 @@ def main() -> None:
         try:
             for _ in range(120):
                 try:
-                    requests.get(f"{base}/accounts/login/", timeout=1)
+                    requests.head(f"{base}/api/tasks/next", timeout=1)  # 401/403 once up: no page, no static files
                     break
                 except requests.RequestException:
                     time.sleep(0.5)
