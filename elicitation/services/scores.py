@@ -20,10 +20,10 @@ Rows of the candidates:
 
 Every open slot is scored; only the best ``ELICITATION_SCORE_FRONTIER``
 (default 5,000) are written, with the rows that leave that frontier (back to
-0) or enter or leave the never-asked set. Slot has eight indexes, so a row
-update costs eight index insertions: rewriting all 140,000 slots of 10,000
-items x 14 attributes took 5-7 s on PostgreSQL here, the frontier well under
-one. The issuer reads only the top of the order anyway, and a retrain (every
+0) or enter or leave the never-asked set. Every index of Slot (five) costs
+an insertion per row updated: rewriting all 140,000 slots of 10,000 items x
+14 attributes took 5-7 s on PostgreSQL here (with the eight indexes Slot had
+then), the frontier well under one. The issuer reads only the top of the order anyway, and a retrain (every
 few dozen answers) comes long before 5,000 slots are filled. Outside the
 frontier every stored score is 0 or NEVER, so nothing stale jumps ahead; ties
 go by slot id. The write is one statement per chunk of ids (``UPDATE ... FROM

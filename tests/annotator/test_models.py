@@ -149,3 +149,31 @@ def test_deleting_a_campaign_keeps_shared_images(campaign):
     f.item_make(campaign=other, image=item.image)
     campaign.delete()
     assert (Image.objects.count(), Item.objects.count(), Target.objects.filter(campaign=other).count()) == (1, 1, 1)
+
+
+def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaign):
+    from annotator.rows import rows_insert
+
+    annotator = f.user_make()
+    item = f.item_make(campaign=campaign)
+    attributes = list(campaign.attributes.filter(target_type="item").order_by("id")[:3])
+    assignment = f.assignment_make(annotator=annotator, target=item.target, attributes=attributes,
+                                   status=Assignment.Status.SUBMITTED)
+    values = [{"points": [{"x": 0.25, "y": 1.0, "label": "artifact"}], "none": False},
+              {"tokens": [2, 0]}, {"value": None, "zeta": "<b>é</b>", "alpha": [1, {"k": True}]}]
+    now = timezone.now()
+    returned = rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "active_ms",
+                                      "valid", "created_at"),
+                           [(assignment.pk, a.pk, item.target.pk, annotator.pk, v, 1200 + i, True, now)
+                            for i, (a, v) in enumerate(zip(attributes, values))], returning=("id", "attribute"))
+    saved = list(Response.objects.filter(assignment=assignment).order_by("id"))
+    assert [attribute_id for _, attribute_id in returned] == [a.pk for a in attributes]
+    assert [r.pk for r in saved] == [pk for pk, _ in returned]
+    assert [r.value for r in saved] == values
+    assert [r.active_ms for r in saved] == [1200, 1201, 1202] and all(r.created_at == now for r in saved)
+    assert rows_insert(Response, ("assignment",), []) == []
+    # One statement: a row that breaks a constraint takes the others with it.
+    refused(lambda: rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "valid",
+                                           "created_at"),
+                                [(assignment.pk, a.pk, item.target.pk, annotator.pk, {}, True, now)
+                                 for a in [*attributes[:1], *attributes[:1]]]))
