@@ -28,9 +28,13 @@ def assignment_get_own(*, assignment_id: int, annotator, for_update: bool = Fals
 def assignment_live_get(*, campaign, annotator, now=None) -> Assignment | None:
     """The annotator's issued assignment in this campaign whose lease still runs."""
     now = now or timezone.now()
-    return (Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ISSUED,
-                                      campaign=campaign, lease_expires_at__gt=now)
-            .select_related("campaign", "target__prompt").order_by("-id").first())
+    # Asked on every next-task request and nearly always answered "none": look for its id first (a plain
+    # index lookup), and build the joined model only when there is one.
+    live_id = (Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ISSUED, campaign=campaign,
+                                         lease_expires_at__gt=now).order_by("-id").values_list("id", flat=True).first())
+    if live_id is None:
+        return None
+    return Assignment.objects.select_related("campaign", "target__prompt").get(pk=live_id)
 
 
 def target_image_ids(*, target: Target) -> list[int]:
