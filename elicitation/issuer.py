@@ -41,8 +41,8 @@ from django.utils import timezone
 from annotator.models import Assignment, Attribute, Campaign, Slot, Target
 from annotator.services.assignments import assignment_create
 from annotator.services import next_task as default_issuer
-from annotator.services.next_task import (MAX_STALE_CANDIDATES, _slots_with_room, _taken, campaign_assert_active,
-                                          candidate_target)
+from annotator.services.next_task import (MAX_STALE_CANDIDATES, OpenSlot, _slots_with_room, _taken,
+                                          campaign_assert_active, candidate_target)
 from elicitation.models import AttributeCap, Budget, ScoreState
 from elicitation.selectors.costs import annotator_speed_factor, cost_of, policy_settings
 from elicitation.services.ledger import (EPS, budget_exhausted_error, budget_lock, fits, planned_costs,
@@ -157,7 +157,7 @@ def _open_work_exists(*, campaign: Campaign, annotator, attribute_ids: list[int]
                     target__is_gold=False).filter(~Exists(_taken(annotator))).exists())
 
 
-def _bundle(plan: Plan, slots: list[Slot]) -> list[int]:
+def _bundle(plan: Plan, slots: list[OpenSlot]) -> list[int]:
     """The attributes of one target to ask, best first (every one for ``all``)."""
     ids = [slot.attribute_id for slot in slots]
     if plan.bundle_all:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from annotator.errors import ApplicationError
 from annotator.markdown import markdown_render
 from annotator.models import (
-    Assignment, Attribute, AttributeKind, GroupImage, Image, Pair, Response, Target, TargetType,
+    Assignment, Attribute, AttributeKind, GroupImage, Image, Item, Pair, Response, Target, TargetType,
 )
 
 
@@ -98,6 +98,15 @@ def _attribute_payload(attribute: Attribute) -> dict:
     }
 
 
+def _images(*, target: Target, image_ids: list[int]) -> dict[int, Image]:
+    """The images by id; an item's own image when the issuer already read it with the target."""
+    if target.type == TargetType.ITEM and Target.item.is_cached(target) and Item.image.is_cached(target.item):
+        image = target.item.image
+        if [image.pk] == image_ids:
+            return {image.pk: image}
+    return {image.pk: image for image in Image.objects.filter(pk__in=image_ids)}
+
+
 def assignment_payload(*, assignment: Assignment) -> dict:
     """Everything the annotation page needs for one assignment (the API's ``assignment`` object)."""
     target = assignment.target
@@ -105,7 +114,7 @@ def assignment_payload(*, assignment: Assignment) -> dict:
     campaign = assignment.campaign
     attributes = assignment_attributes(assignment=assignment)
     image_ids = assignment_image_ids(assignment=assignment)
-    images = {image.pk: image for image in Image.objects.filter(pk__in=image_ids)}
+    images = _images(target=target, image_ids=image_ids)
     ratings: dict[int, int] = {}
     for attribute in attributes:
         if attribute.kind == AttributeKind.RANKING:

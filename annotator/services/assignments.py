@@ -99,6 +99,17 @@ def assignment_create(*, campaign: Campaign, annotator, target: Target, attribut
     return assignment
 
 
+def _leases_due(*, campaign_id: int | None, now: datetime) -> bool:
+    """Whether an issued lease ran out (index (status, lease_expires_at)); one plain statement per next-task."""
+    q = connection.ops.quote_name
+    sql = (f"SELECT 1 FROM {q(Assignment._meta.db_table)} WHERE {q('status')} = %s AND {q('lease_expires_at')} < %s"
+           + (f" AND {q('campaign_id')} = %s" if campaign_id is not None else "") + " LIMIT 1")
+    params = [Status.ISSUED.value, connection.ops.adapt_datetimefield_value(now)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + ([campaign_id] if campaign_id is not None else []))
+        return cursor.fetchone() is not None
+
+
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None,
                    limit: int = EXPIRE_BATCH) -> int:
     """Expire issued assignments whose lease ran out; returns how many.
@@ -107,12 +118,12 @@ def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = No
     so the next-task request can afford to call it every time.
     """
     now = now or timezone.now()
+    # The usual case, checked without opening a write transaction (SQLite would take its lock).
+    if not _leases_due(campaign_id=campaign.pk if campaign is not None else None, now=now):
+        return 0
     due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
     if campaign is not None:
         due = due.filter(campaign=campaign)
-    # The usual case, checked without opening a write transaction (SQLite would take its lock).
-    if not due.exists():
-        return 0
     with transaction.atomic(savepoint=False):
         # SKIP LOCKED: an assignment being submitted right now is not expired under it.
         expired = list(due.select_for_update(skip_locked=True).order_by("id")[:limit])

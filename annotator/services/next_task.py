@@ -28,10 +28,13 @@ deadlocks. SQLite serializes write transactions, which gives the same result.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -78,12 +81,40 @@ def _taken(annotator):
                                          attribute_id=OuterRef("attribute_id"))
 
 
-def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], overlap: int | None) -> list[Slot]:
-    """The target's slots this annotator never had, locked in id order, with room (``overlap=None``: any)."""
+class OpenSlot(NamedTuple):
+    """What issuing reads of a Slot row."""
+
+    id: int
+    attribute_id: int
+    n_open: int
+    n_done: int
+    score: float
+
+
+@lru_cache(maxsize=64)
+def _slots_with_room_sql(n_attributes: int) -> str:
+    q = connection.ops.quote_name
+    slot, taken = Slot._meta.db_table, AssignmentSlot._meta.db_table
     # By (target, attribute) only: with a campaign filter the planner may pick the
     # fill-order index and walk every slot of the campaign.
-    slots = (Slot.objects.filter(target_id=target_id, attribute_id__in=attribute_ids)
-             .filter(~Exists(_taken(annotator))).select_for_update(no_key=True).order_by("id"))
+    sql = (f"SELECT s.{q('id')}, s.{q('attribute_id')}, s.{q('n_open')}, s.{q('n_done')}, s.{q('score')} "
+           f"FROM {q(slot)} s WHERE s.{q('target_id')} = %s "
+           f"AND s.{q('attribute_id')} IN ({', '.join(['%s'] * n_attributes)}) "
+           f"AND NOT EXISTS (SELECT 1 FROM {q(taken)} a WHERE a.{q('annotator_id')} = %s "
+           f"AND a.{q('target_id')} = s.{q('target_id')} AND a.{q('attribute_id')} = s.{q('attribute_id')}) "
+           f"ORDER BY s.{q('id')}")
+    if connection.features.has_select_for_update:
+        sql += " FOR NO KEY UPDATE"
+    return sql
+
+
+def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], overlap: int | None) -> list[OpenSlot]:
+    """The target's slots this annotator never had, locked in id order, with room (``overlap=None``: any)."""
+    if not attribute_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_slots_with_room_sql(len(attribute_ids)), [target_id, *attribute_ids, annotator.pk])
+        slots = [OpenSlot(*row) for row in cursor.fetchall()]
     return [slot for slot in slots if overlap is None or slot.n_open + slot.n_done < overlap]
 
 
@@ -132,7 +163,8 @@ def candidate_target(*, campaign: Campaign, annotator, attribute_ids: list[int],
         row = cursor.fetchone()
     if row is None:
         return None
-    return Target.objects.select_related("item", "prompt").get(pk=row[0])
+    # With the item's image: the task payload needs it (see assignment_payload).
+    return Target.objects.select_related("item__image", "prompt").get(pk=row[0])
 
 
 @transaction.atomic(savepoint=False)
@@ -150,7 +182,7 @@ def task_issue(*, campaign: Campaign, annotator) -> Assignment | None:
     attribute_ids = list(by_id)
 
     target: Target | None = None
-    slots: list[Slot] = []
+    slots: list[OpenSlot] = []
     gold = quality_gate(campaign=campaign, annotator=annotator)
     if gold is not None:
         # Every annotator answers a gold target, so the overlap does not apply;

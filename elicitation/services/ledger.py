@@ -24,8 +24,9 @@ import contextlib
 import contextvars
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, FloatField, Sum, When
 from django.utils import timezone
 
@@ -75,9 +76,23 @@ def budget_exhausted_error(*, budget: Budget | None = None, needed_s: float | No
     return ConflictError(message, field="campaign", rule="budget_exhausted", reason="budget_exhausted")
 
 
+@lru_cache(maxsize=1)
+def _budget_lock_sql() -> str:
+    q = connection.ops.quote_name
+    sql = f"SELECT {q('id')} FROM {q(Budget._meta.db_table)} WHERE {q('campaign_id')} = %s"
+    return sql + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+
+
 def budget_lock(*, campaign_id: int) -> Budget | None:
-    """The campaign's Budget row, locked until the transaction ends (None: unlimited campaign)."""
-    return Budget.objects.select_for_update().filter(campaign_id=campaign_id).first()
+    """The campaign's Budget row, locked until the transaction ends (None: unlimited campaign).
+
+    Every issue and submit asks, and most campaigns have no budget: the lock is
+    one plain statement, the model is read only when there is a row.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_budget_lock_sql(), [campaign_id])
+        row = cursor.fetchone()
+    return None if row is None else Budget.objects.get(pk=row[0])
 
 
 def _round(seconds: float) -> float:
