@@ -52,7 +52,8 @@ def main() -> None:
 
     env = {**os.environ, "DATABASE_URL": args.database, "CELERY_BROKER_URL": "memory://",
            "CELERY_RESULT_BACKEND": "cache+memory://", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "false"), "SECRET_KEY": "cycle-profile", "SECURE_SSL_REDIRECT": "false",
+           "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "false"), "SECRET_KEY": "cycle-profile",
+           "SECURE_SSL_REDIRECT": "false",
            "VAR_DIR": os.environ.get("VAR_DIR") or tempfile.mkdtemp(prefix="cycle-profile-"), "PYTHONPATH": str(ROOT)}
     state = Path(env["VAR_DIR"]) / "cycle_profile.json"
     if args.reuse and state.exists():

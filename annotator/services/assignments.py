@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
-from django.db.models.functions import Greatest
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
@@ -52,15 +51,23 @@ def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, 
 
 
 def _slots_move(slot_ids: Sequence[int], *, release: bool, done: Sequence[int] = ()) -> None:
-    """One UPDATE of locked slot counters: a lease leaves ``n_open`` (``release``), ``done`` slots gain an answer."""
-    changes: dict[str, Any] = {}
+    """One UPDATE of locked slot counters: a lease leaves ``n_open`` (``release``), ``done`` slots gain an answer.
+
+    Plain SQL (the same on SQLite and PostgreSQL): every submit and skip runs it.
+    """
+    if not slot_ids or not (release or done):
+        return
+    q = connection.ops.quote_name
+    n_open, n_done, pk = q("n_open"), q("n_done"), q("id")
+    changes, params = [], []
     if release:
-        changes["n_open"] = Greatest(F("n_open") - 1, Value(0), output_field=IntegerField())
+        changes.append(f"{n_open} = CASE WHEN {n_open} > 0 THEN {n_open} - 1 ELSE 0 END")
     if done:
-        changes["n_done"] = Case(When(pk__in=list(done), then=F("n_done") + 1), default=F("n_done"),
-                                  output_field=IntegerField())
-    if changes and slot_ids:
-        Slot.objects.filter(pk__in=list(slot_ids)).update(**changes)
+        changes.append(f"{n_done} = {n_done} + CASE WHEN {pk} IN ({', '.join(['%s'] * len(done))}) THEN 1 ELSE 0 END")
+        params.extend(done)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(Slot._meta.db_table)} SET {', '.join(changes)} "
+                       f"WHERE {pk} IN ({', '.join(['%s'] * len(slot_ids))})", [*params, *slot_ids])
 
 
 def _display(*, target: Target) -> dict:

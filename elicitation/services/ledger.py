@@ -101,8 +101,12 @@ def _round(seconds: float) -> float:
 
 def _outstanding(*, assignment_id: int) -> dict[int | None, float]:
     """Reserved and not yet released, per attribute id, of one assignment."""
-    rows = (LedgerEntry.objects.filter(assignment_id=assignment_id, kind__in=(Kind.RESERVE, Kind.RELEASE))
-            .values_list("attribute_id", "kind", "seconds"))
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:  # plain SQL: every submit asks
+        cursor.execute(f"SELECT {q('attribute_id')}, {q('kind')}, {q('seconds')} FROM {q(LedgerEntry._meta.db_table)} "
+                       f"WHERE {q('assignment_id')} = %s AND {q('kind')} IN (%s, %s)",
+                       [assignment_id, Kind.RESERVE.value, Kind.RELEASE.value])
+        rows = cursor.fetchall()
     out: dict[int | None, float] = defaultdict(float)
     for attribute_id, kind, seconds in rows:
         out[attribute_id] += seconds if kind == Kind.RESERVE else -seconds
