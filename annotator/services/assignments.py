@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.hooks import assignment_event
-from annotator.rows import rows_insert
 from annotator.models import (
     AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, Response, Slot, Target,
     TargetType,
 )
+from annotator.rows import rows_insert
 from annotator.selectors.assignments import (
     assignment_attributes, assignment_get_own, assignment_image_ids, ranking_ratings, submission_body,
     submission_result, target_image_ids,

@@ -118,6 +118,7 @@ def _slots_with_room(*, target_id: int, annotator, attribute_ids: list[int], ove
     return [slot for slot in slots if overlap is None or slot.n_open + slot.n_done < overlap]
 
 
+@lru_cache(maxsize=256)
 def _candidate_sql(*, n_attributes: int, n_passed: int, scored: bool, skip_locked: bool) -> str:
     """The candidate query (see ``candidate_target``); its text depends only on these arguments."""
     q = connection.ops.quote_name
@@ -154,6 +155,8 @@ def candidate_target(*, campaign: Campaign, annotator, attribute_ids: list[int],
     One SQL statement of its own (not a queryset): every next-task request
     runs it, and the ORM took longer to build it than the database to run it.
     """
+    if not attribute_ids:
+        return None
     scored = min_score is not None
     params: list = [campaign.pk, *attribute_ids, campaign.overlap, *([min_score] if scored else []), *passed,
                     annotator.pk]
