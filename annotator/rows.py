@@ -47,9 +47,9 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
     """Insert ``rows`` (values in ``columns`` order, field names) into ``model``'s table; the ``returning`` columns.
 
     Returned rows come in the order of ``rows`` (PostgreSQL and SQLite both
-    return a multi-row VALUES insert's rows in order). Returned values are
-    the database's raw values (JSON as text on SQLite): ask only for plain
-    columns such as ids.
+    return a multi-row VALUES insert's rows in order), each value as the
+    database stored it and converted as the ORM reads it (a field's
+    ``from_db_value``: JSON comes back parsed, with PostgreSQL's jsonb key order).
     """
     if not rows:
         return []
@@ -60,4 +60,9 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(_statement(model, columns, len(rows), returning), params)
-        return cursor.fetchall() if returning else []
+        if not returning:
+            return []
+        stored = cursor.fetchall()
+    readers = [getattr(field, "from_db_value", None) for field in _fields(model, returning)]
+    return [tuple(value if read is None else read(value, None, connection) for read, value in zip(readers, row))
+            for row in stored]

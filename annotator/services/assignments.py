@@ -243,10 +243,8 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
                      active_ms={item.attribute.key: item.active_ms for item in valid})
     target_id, attribute_ids = assignment.target_id, sorted(answered)
     transaction.on_commit(lambda: _enqueue_consolidation(target_id, attribute_ids))
-    value_field = Response._meta.get_field("value")
-    rows = sorted(((item.attribute.order, item.attribute.pk), item.attribute.key,
-                   value_field.from_db_value(raw, None, connection), item.active_ms)
-                  for item, (raw,) in zip(valid, stored, strict=True))
+    rows = sorted(((item.attribute.order, item.attribute.pk), item.attribute.key, value, item.active_ms)
+                  for item, (value,) in zip(valid, stored, strict=True))
     return submission_body(assignment=assignment, rows=[row[1:] for row in rows]), True
 
 

@@ -165,10 +165,12 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
     returned = rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "active_ms",
                                       "valid", "created_at"),
                            [(assignment.pk, a.pk, item.target.pk, annotator.pk, v, 1200 + i, True, now)
-                            for i, (a, v) in enumerate(zip(attributes, values))], returning=("id", "attribute"))
+                            for i, (a, v) in enumerate(zip(attributes, values))],
+                           returning=("id", "attribute", "value"))
     saved = list(Response.objects.filter(assignment=assignment).order_by("id"))
-    assert [attribute_id for _, attribute_id in returned] == [a.pk for a in attributes]
-    assert [r.pk for r in saved] == [pk for pk, _ in returned]
+    assert [attribute_id for _, attribute_id, _ in returned] == [a.pk for a in attributes]
+    assert [r.pk for r in saved] == [pk for pk, _, _ in returned]
+    assert [value for _, _, value in returned] == values  # read back as the ORM reads it
     assert [r.value for r in saved] == values
     assert [r.active_ms for r in saved] == [1200, 1201, 1202] and all(r.created_at == now for r in saved)
     assert rows_insert(Response, ("assignment",), []) == []
