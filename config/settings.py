@@ -98,6 +98,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Parameters bound by the server, and a statement run five times on a connection prepared there:
+    # PostgreSQL then skips parsing and planning the hot path's statements (about 40% of its CPU per
+    # next -> submit cycle, benchmarks/cycle_profile.py). Behind a transaction-mode pooler (PgBouncer
+    # before 1.21) set DB_PREPARE_THRESHOLD=-1, which turns preparing off.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_BINDING", default=True))
+    _prepare = env.int("DB_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None if _prepare < 0 else _prepare)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotator.models import Assignment, AssignmentSlot, Response, Slot
@@ -109,3 +110,35 @@ def test_concurrent_resubmission_saves_one_set():
     assert Response.objects.count() == 7
     assert list(Slot.objects.values_list("n_open", "n_done")) == [(0, 1)] * 7
     assert Assignment.objects.get().status == "submitted"
+
+
+def test_hot_path_statements_are_prepared_on_the_server():
+    """Parameters go to the server and repeated statements are prepared there (config/settings.py).
+
+    Six next -> submit cycles on one connection: the candidate query and the
+    token lookup have run more than the threshold (five) and are in
+    ``pg_prepared_statements``; the results are the ORM's as ever.
+    """
+    campaign = f.campaign_make(presets=["tia2"], overlap=1)
+    for _ in range(8):
+        f.item_make(campaign=campaign)
+    user = f.user_make()
+    token = Token.objects.create(user=user)
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+
+    for _ in range(6):
+        issued = client.post("/api/tasks/next", {"campaign": campaign.pk}, format="json")
+        assert issued.status_code == 200
+        assignment = issued.json()["assignment"]
+        answers = {a["key"]: {"skipped": True} for a in assignment["attributes"]}
+        saved = client.post(f"/api/assignments/{assignment['id']}/submit",
+                            {"submission_id": str(uuid.uuid4()), "responses": answers}, format="json")
+        assert saved.status_code == 201, saved.json()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("NOT EXISTS" in s and "LIMIT 1" in s and "SKIP LOCKED" in s for s in prepared), prepared
+    assert any("authtoken_token" in s for s in prepared), prepared
+    assert Response.objects.filter(annotator=user).count() == 6 * len(assignment["attributes"])
