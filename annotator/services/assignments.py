@@ -160,12 +160,10 @@ def _refuse_closed(assignment: Assignment) -> None:
 
 
 def _enqueue_consolidation(target_id: int, attribute_ids: list[int]) -> None:
-    # The consolidation task lands separately; until it exists there is nothing to send.
+    # Consolidation, then the agreement with it: one message per submission.
     from annotator.tasks import consolidation
 
-    task = getattr(consolidation, "consolidate_target", None)
-    if task is not None:
-        task.delay(target_id, attribute_ids)
+    consolidation.consolidate_target.delay(target_id, attribute_ids)
 
 
 def assignment_submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, responses: Any,
@@ -237,7 +235,7 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
     assignment.submitted_at = now
     assignment.submission_id = submission_id
     assignment.save(update_fields=["status", "submitted_at", "submission_id"])
-    quality_after_submit(assignment=assignment)  # gold score, agreement (services/reviews.py)
+    quality_after_submit(assignment=assignment)  # gold score (services/reviews.py)
     # Last: a hook may lock a campaign-wide row (the budget), held only from here to the commit.
     assignment_event(event="submitted", assignment=assignment, attributes=requested,
                      active_ms={item.attribute.key: item.active_ms for item in valid})

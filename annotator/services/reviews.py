@@ -81,18 +81,11 @@ def quality_after_submit(*, assignment: Assignment) -> None:
     Gold work is scored at once, inside the submit transaction, so the next
     next-task request already sees the new qualification. The agreement with
     the consensus of every assignment on the target changes with each new
-    answer: it is refreshed by a task after the commit.
+    answer: the submit's consolidation task refreshes it after the commit,
+    once the consensus itself is recomputed (``tasks/consolidation.py``).
     """
     if assignment.is_gold:
         gold_score_update(assignment=assignment)
-    target_id = assignment.target_id
-    transaction.on_commit(lambda: _agreement_refresh_enqueue(target_id))
-
-
-def _agreement_refresh_enqueue(target_id: int) -> None:
-    from annotator.tasks.quality import assignment_agreement_refresh_task
-
-    assignment_agreement_refresh_task.delay([target_id])
 
 
 # ---------------------------------------------------------------- review queue

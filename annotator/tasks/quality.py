@@ -4,14 +4,6 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="annotator.assignment_agreement_refresh")
-def assignment_agreement_refresh_task(target_ids: list[int]) -> int:
-    """Recompute the agreement with the consensus of the submitted assignments on these targets."""
-    from annotator.services.reviews import assignment_agreement_refresh
-
-    return assignment_agreement_refresh(target_ids=target_ids)
-
-
 @shared_task(name="annotator.campaign_agreement_refresh")
 def campaign_agreement_refresh_task(campaign_id: int) -> int:
     from annotator.models import Campaign

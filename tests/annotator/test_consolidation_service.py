@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from annotator.models import Consolidated, GoldAnswer, Response
+from annotator.models import Assignment, Consolidated, GoldAnswer, Response
 from annotator.selectors.consolidation import (
     annotator_agreement, campaign_agreement, heatmap_arrays, heatmap_load,
 )
@@ -261,11 +261,16 @@ def test_tasks_run_the_services(campaign, annotators):
     distorted = _attr(campaign, "distorted")
     _answer(annotators[0], target, distorted, SKIP)
     result = consolidate_target.delay(target.pk, [distorted.pk]).get()
-    assert result == {"target": target.pk, "written": 1, "deleted": 0, "changed": 1}
+    assert result == {"target": target.pk, "written": 1, "deleted": 0, "changed": 1, "agreements": 1}
     assert _row(target, distorted).value == {"value": False, "yes": 0, "no": 0, "unsure": 1}
+    # The same message refreshes each assignment's agreement with the new consensus (2 yes, 1 no).
+    other = _item(campaign).target
+    answers = [_answer(annotators[i], other, distorted, value) for i, value in enumerate([YES, YES, NO])]
+    assert consolidate_target.delay(other.pk, [distorted.pk]).get()["agreements"] == 3
+    assert [Assignment.objects.get(pk=r.assignment_id).agreement for r in answers] == [1.0, 1.0, 0.0]
     assert consolidate_target.name == "annotator.consolidate_target"
     assert consolidate_target.delay(999999, None).get()["changed"] == 0
-    assert consolidate_campaign.delay(campaign.pk).get()["values"] == 1
+    assert consolidate_campaign.delay(campaign.pk).get()["values"] == 2
     assert consolidate_campaign.delay(999999).get() == {"campaign": 999999, "missing": True}
 
 
