@@ -25,6 +25,9 @@ from django.db import connection
 from django.db.models import Model
 
 
+_UNSET = object()
+
+
 @lru_cache(maxsize=256)
 def _statement(model: type[Model], columns: tuple[str, ...], n_rows: int, returning: tuple[str, ...]) -> str:
     q = connection.ops.quote_name
@@ -56,8 +59,16 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
     columns, returning = tuple(columns), tuple(returning)
     fields = _fields(model, columns)
     params: list[Any] = []
+    previous: list[tuple[Any, Any]] = [(_UNSET, None)] * len(fields)  # per column: (value, its conversion)
     for row in rows:
-        params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True))
+        if len(row) != len(fields):
+            raise ValueError(f"a row has {len(row)} values for {len(fields)} columns")
+        for i, (field, value) in enumerate(zip(fields, row)):
+            # Most columns repeat one object down the rows (the assignment, the annotator, ``now``):
+            # it is converted once (the conversion depends on the value alone).
+            if value is not previous[i][0]:
+                previous[i] = (value, field.get_db_prep_save(value, connection))
+            params.append(previous[i][1])
     with connection.cursor() as cursor:
         cursor.execute(_statement(model, columns, len(rows), returning), params)
         if not returning:

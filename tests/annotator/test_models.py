@@ -174,6 +174,14 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
     assert [r.value for r in saved] == values
     assert [r.active_ms for r in saved] == [1200, 1201, 1202] and all(r.created_at == now for r in saved)
     assert rows_insert(Response, ("assignment",), []) == []
+    # One object repeated down a column is converted once and stored in every row.
+    shared = {"value": 3}
+    other = f.assignment_make(annotator=f.user_make(), target=item.target, attributes=attributes)
+    rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "valid", "created_at"),
+                [(other.pk, a.pk, item.target.pk, annotator.pk, shared, True, now) for a in attributes])
+    assert list(Response.objects.filter(assignment=other).values_list("value", flat=True)) == [shared] * 3
+    with pytest.raises(ValueError, match="a row has 2 values for 3 columns"):
+        rows_insert(Response, ("assignment", "attribute", "value"), [(other.pk, attributes[0].pk, {}), (1, 2)])
     # One statement: a row that breaks a constraint takes the others with it.
     refused(lambda: rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "valid",
                                            "created_at"),
