@@ -1,4 +1,4 @@
-"""Dashboard figures as PNG bytes (matplotlib, Agg backend; no Django).
+"""Dashboard figures as PNG bytes (matplotlib figures without pyplot; no Django).
 
 Each function takes plain data from ``annotator.selectors.dashboard`` and
 returns PNG bytes, drawn the way a figure in a paper would be: labelled axes
@@ -12,28 +12,30 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no display on servers and workers
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DPI = 110
 LABEL_COLOURS = {"artifact": (0.86, 0.16, 0.16), "misalignment": (0.16, 0.35, 0.88)}
 SXS_ORDER = ["A>>B", "A>B", "A=B", "B>A", "B>>A", "A", "B", "unsure"]
 
 
+def _subplots(*grid: int, figsize: tuple[float, float], **kw) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a server keeps no global figure state (matplotlib's advice
+    for web servers); the figure is freed with its last reference."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **kw)
+
+
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def _empty(title: str, message: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 2.2))
+    fig, ax = _subplots(figsize=(6, 2.2))
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.45, message, ha="center", va="center", fontsize=11, color="0.35", transform=ax.transAxes)
@@ -52,7 +54,7 @@ def likert_spread_png(spreads: Sequence[Mapping[str, Any]]) -> bytes:
     n = len(spreads)
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    fig, axes = _subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
     for ax, spread in zip(axes.flat, spreads):
         points = int(spread["points"] or 5)
         xs = np.arange(points)
@@ -89,7 +91,7 @@ def sxs_tallies_png(tallies: Sequence[Mapping[str, Any]]) -> bytes:
     if not tallies:
         return _empty(title, "No side-by-side answers yet.")
     n = len(tallies)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.2), squeeze=False)
+    fig, axes = _subplots(1, n, figsize=(5.2 * n, 3.2), squeeze=False)
     for ax, tally in zip(axes.flat, tallies):
         counts = tally["counts"]
         choices = [c for c in SXS_ORDER if c in counts] + sorted(c for c in counts if c not in SXS_ORDER)

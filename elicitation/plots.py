@@ -1,4 +1,4 @@
-"""Figures of elicitation as PNG bytes (matplotlib, Agg backend; no Django).
+"""Figures of elicitation as PNG bytes (matplotlib figures without pyplot; no Django).
 
 ``spend_png``: spend against budget over time (Budget admin page and the
 dashboard panel). ``auc_cost_png``: held-out ROC-AUC against cumulative
@@ -8,20 +8,13 @@ benchmark saves it to ``benchmarks/out/elicitation.png``.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # before pyplot: no display on servers and workers
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from annotator.plots import _empty, _png  # noqa: E402  (one figure style across apps)
+from annotator.plots import _png, _subplots  # one figure style across apps
 
 DPI = 110
 CHANCE = 0.5
@@ -32,7 +25,7 @@ STRATEGY_COLOURS = {"all": "0.2", "coarse": "tab:orange", "random": "tab:gray", 
 def spend_png(*, t: Sequence[datetime], charged: Sequence[float], reserved: Sequence[float],
               limit_s: float | None, hourly_rate: float | None = None, currency: str = "") -> bytes:
     """Cumulative charged and charged-plus-reserved annotator-hours over time, with the limit as a line."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = _subplots(figsize=(7, 3.2))
     ax.set_title("Spend against budget")
     if not t:
         ax.set_axis_off()
@@ -62,7 +55,7 @@ def auc_cost_png(*, results: Mapping[str, Sequence[Mapping[str, Any]]], target_a
     function (the model trained at a cost serves until the next one; chance before the first), read on a
     common grid.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = _subplots(figsize=(7.5, 4.6))
     top = max((p["cost"] for runs in results.values() for run in runs for p in run["curve"]), default=1.0)
     grid = np.linspace(0, top, 200)
     for name, runs in results.items():

@@ -1,4 +1,4 @@
-"""Reward-model figures as PNG bytes (matplotlib, Agg; no Django).
+"""Reward-model figures as PNG bytes (matplotlib figures without pyplot; no Django).
 
 - ``version_metrics_png``: one version's held-out metrics and per-concept AUC.
 - ``aggregator_weights_png``: the CBM aggregator's weight per attribute, as
@@ -9,19 +9,12 @@
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # before pyplot: no display on servers and workers
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from annotator.plots import _empty, _png  # noqa: E402  (one figure style across apps)
+from annotator.plots import _empty, _png, _subplots  # one figure style across apps
 
 DPI = 110
 KIND_COLOURS = {"cbm": "#1f77b4", "coarse": "#222222", "pairwise": "#d62728"}
@@ -35,7 +28,7 @@ def version_metrics_png(*, title: str, metrics: Mapping[str, Any]) -> bytes:
     if not summary and not concepts:
         return _empty(title, "No held-out metric yet (too few held-out labels).")
     width = 3.2 + 0.45 * max(len(concepts), 1)
-    fig, axes = plt.subplots(1, 2 if concepts else 1, figsize=(width + 3.5, 3.4), squeeze=False,
+    fig, axes = _subplots(1, 2 if concepts else 1, figsize=(width + 3.5, 3.4), squeeze=False,
                              gridspec_kw={"width_ratios": [3.5, width]} if concepts else None)
     ax = axes[0, 0]
     if summary:
@@ -71,7 +64,7 @@ def aggregator_weights_png(*, title: str, weights: Mapping[str, float], intercep
     items = sorted(weights.items(), key=lambda kv: kv[1])
     keys = [k for k, _ in items]
     w = np.array([v for _, v in items], dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.32 * len(keys)))
+    fig, ax = _subplots(figsize=(6.4, 0.9 + 0.32 * len(keys)))
     ax.barh(range(len(keys)), w, color=["#d62728" if v < 0 else "#1f77b4" for v in w])
     ax.set_yticks(range(len(keys)), keys)
     ax.axvline(0, color="0.3", lw=0.8)
@@ -93,7 +86,7 @@ def learning_curve_png(*, title: str, points: Sequence[Mapping[str, Any]]) -> by
     points = [p for p in points if p.get("roc_auc") is not None]
     if not points:
         return _empty(title, "No finished version with a held-out ROC-AUC yet.")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, (left, right) = _subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for kind in sorted({p["kind"] for p in points}):
         rows = sorted((p for p in points if p["kind"] == kind), key=lambda p: p["n_train"])
         colour = KIND_COLOURS.get(kind, "#9467bd")
