@@ -42,7 +42,8 @@ def spend_plot(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     summary = budget_summary(campaign=campaign)
     stamp = LedgerEntry.objects.filter(campaign=campaign).aggregate(n=Count("pk"), last=Max("created_at"))
-    key = (f"elicitation:spend:{campaign.pk}:{stamp['n']}:{stamp['last']}:{summary.limit_s}:"
+    last = stamp["last"].timestamp() if stamp["last"] else 0  # no spaces: a key memcached also takes
+    key = (f"elicitation:spend:{campaign.pk}:{stamp['n']}:{last}:{summary.limit_s}:"
            f"{summary.hourly_rate}:{summary.charged_s}:{summary.reserved_s}")
     png = cache.get(key)
     if png is None:

@@ -41,6 +41,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from scipy.special import expit
 
 from annotator.models import Attribute, Campaign, Slot
 from elicitation.models import ScoreState
@@ -70,7 +71,7 @@ def model_outputs_from(raw: dict[str, Any] | None) -> tuple[ModelOutputs | None,
     weights = np.asarray(raw["aggregator_weights"], dtype=np.float64)
     intercept = float(raw["aggregator_intercept"])
     unknown = np.full((1, concept.shape[1]), 0.5)
-    unknown_coarse = 1.0 / (1.0 + np.exp(-(intercept + unknown[0] @ weights)))
+    unknown_coarse = expit(intercept + unknown[0] @ weights)
     samples = raw.get("concept_samples")
     if samples is not None:
         samples = np.concatenate([np.asarray(samples, dtype=np.float64),

@@ -13,13 +13,14 @@ H(p_i): it is the training signal the aggregator learns from.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from elicitation.strategies.base import Candidates, ModelOutputs, binary_entropy, safe_cost
 from elicitation.strategies.registry import register
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)  # no overflow warning for very negative logits
 
 
 def expected_entropy_reduction(candidates: Candidates, outputs: ModelOutputs) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -234,7 +235,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
 
     def _fit_aggregator(self, Z: np.ndarray, C: np.ndarray, mask: np.ndarray, y: np.ndarray,
                         y_known: np.ndarray, seed: int) -> None:
-        probs = 1.0 / (1.0 + np.exp(-forward_numpy(self.network_, Z[y_known], self._device()).astype(np.float64)))
+        probs = expit(forward_numpy(self.network_, Z[y_known], self._device()).astype(np.float64))
         if self.mode == "independent":
             probs = np.where(mask[y_known], C[y_known], probs)
         self.aggregator_ = LogisticRegression(
@@ -273,7 +274,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
     # -- predict -------------------------------------------------------------
     def predict_concepts(self, X: Any) -> np.ndarray:
         """Stage-1 probability of each attribute, shape (n, k)."""
-        return 1.0 / (1.0 + np.exp(-self._forward(X).astype(np.float64)))
+        return expit(self._forward(X).astype(np.float64))
 
     def predict_concepts_samples(self, X: Any, n_samples: int = 20, random_state: int | None = 0) -> np.ndarray:
         """MC-dropout samples of the concept probabilities, shape (n_samples, n, k).
@@ -285,7 +286,7 @@ class ConceptBottleneckRewardModel(ClassifierMixin, TorchRewardModel):
         device = self._device()
         with seeded(resolve_seed(random_state), device):
             samples = [self._forward(X, train_mode=True) for _ in range(int(n_samples))]
-        return 1.0 / (1.0 + np.exp(-np.stack(samples).astype(np.float64)))
+        return expit(np.stack(samples).astype(np.float64))
 
     def _bottleneck(self, X: Any, interventions: Any) -> np.ndarray:
         concepts = self.predict_concepts(X)

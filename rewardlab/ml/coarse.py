@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
 
 from rewardlab.ml._base import TorchRewardModel, check_binary_target
@@ -55,7 +56,7 @@ class CoarseRewardModel(ClassifierMixin, TorchRewardModel):
         return self._forward(X)[:, 0].astype(np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
