@@ -44,10 +44,32 @@ def _conflict(message: str, reason: str, field: str | None = None) -> ConflictEr
 
 
 def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
-    """Slot rows of one target, locked in id order (the global lock order): ``{attribute_id: (id, n_open, n_done)}``."""
-    rows = (Slot.objects.select_for_update().filter(target_id=target_id, attribute_id__in=list(attribute_ids))
-            .order_by("id").values_list("attribute_id", "id", "n_open", "n_done"))
+    """Slot rows of one target, locked in id order (the global lock order): ``{attribute_id: (id, n_open, n_done)}``.
+
+    Plain SQL, as ``_slots_move``: every submit and skip runs it.
+    """
+    attribute_ids = list(attribute_ids)
+    if not attribute_ids:
+        return {}
+    q = connection.ops.quote_name
+    sql = (f"SELECT {q('attribute_id')}, {q('id')}, {q('n_open')}, {q('n_done')} FROM {q(Slot._meta.db_table)} "
+           f"WHERE {q('target_id')} = %s AND {q('attribute_id')} IN ({', '.join(['%s'] * len(attribute_ids))}) "
+           f"ORDER BY {q('id')}" + (" FOR UPDATE" if connection.features.has_select_for_update else ""))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [target_id, *attribute_ids])
+        rows = cursor.fetchall()
     return {attribute_id: (slot_id, n_open, n_done) for attribute_id, slot_id, n_open, n_done in rows}
+
+
+def _slots_issue(*, target_id: int, attribute_ids: Sequence[int]) -> None:
+    """A new lease counts in ``n_open`` of its slots (locked by the issuer already, in id order)."""
+    if not attribute_ids:
+        return
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {q(Slot._meta.db_table)} SET {q('n_open')} = {q('n_open')} + 1 "
+                       f"WHERE {q('target_id')} = %s AND {q('attribute_id')} IN "
+                       f"({', '.join(['%s'] * len(attribute_ids))})", [target_id, *attribute_ids])
 
 
 def _slots_move(slot_ids: Sequence[int], *, release: bool, done: Sequence[int] = ()) -> None:
@@ -100,7 +122,7 @@ def assignment_create(*, campaign: Campaign, annotator, target: Target, attribut
     rows_insert(AssignmentSlot, ("assignment", "attribute", "target", "annotator", "position"),
                 [(assignment.pk, attribute.pk, target.pk, annotator.pk, position)
                  for position, attribute in enumerate(attributes)])
-    Slot.objects.filter(target=target, attribute__in=attributes).update(n_open=F("n_open") + 1)
+    _slots_issue(target_id=target.pk, attribute_ids=[attribute.pk for attribute in attributes])
     assignment.requested_attributes = attributes  # what assignment_attributes would read back
     assignment_event(event="issued", assignment=assignment)
     return assignment
