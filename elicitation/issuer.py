@@ -39,6 +39,7 @@ from django.db.models import Exists, F
 from django.utils import timezone
 
 from annotator.models import Assignment, Attribute, Campaign, Slot, Target
+from annotator.selectors import unique_or_none
 from annotator.services.assignments import assignment_create
 from annotator.services import next_task as default_issuer
 from annotator.services.next_task import (MAX_STALE_CANDIDATES, OpenSlot, _slots_with_room, _taken,
@@ -109,7 +110,7 @@ def plan_make(*, campaign: Campaign, annotator) -> Plan | None:
     attributes = list(Attribute.objects.filter(campaign=campaign, active=True).select_related("cost_estimate", "cap"))
     if not attributes:
         return None
-    budget = Budget.objects.filter(campaign=campaign).first()
+    budget = unique_or_none(Budget.objects.filter(campaign=campaign))
     policy = policy_settings(campaign=campaign, budget=budget)
     speed = annotator_speed_factor(campaign=campaign, annotator=annotator, policy=policy)
     name = _strategy_name(campaign)

@@ -12,6 +12,7 @@ from annotator.markdown import markdown_render
 from annotator.models import (
     Assignment, Attribute, AttributeKind, GroupImage, Image, Item, Pair, Response, Target, TargetType,
 )
+from annotator.selectors import unique_or_none
 
 
 def assignment_get_own(*, assignment_id: int, annotator, for_update: bool = False) -> Assignment:
@@ -19,7 +20,7 @@ def assignment_get_own(*, assignment_id: int, annotator, for_update: bool = Fals
     qs: QuerySet[Assignment] = Assignment.objects.filter(pk=assignment_id, annotator=annotator)
     if for_update:
         qs = qs.select_for_update(of=("self",))
-    assignment = qs.select_related("campaign", "target__prompt").first()
+    assignment = unique_or_none(qs.select_related("campaign", "target__prompt"))
     if assignment is None:
         raise ApplicationError("No such assignment.", field="assignment", rule="not_found", status_code=404)
     return assignment

@@ -40,6 +40,7 @@ from django.utils.module_loading import import_string
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign, Slot, Target
+from annotator.selectors import unique_or_none
 from annotator.selectors.assignments import assignment_live_get
 from annotator.services.assignments import assignment_create, leases_expire
 from annotator.services.quality import quality_gate
@@ -66,7 +67,8 @@ def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
             # One request per annotator at a time (SQLite's write transactions
             # already are). NO KEY UPDATE leaves inserts that reference the user
             # (responses) unblocked.
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk).values_list("pk").first()
+            unique_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk)
+                           .values_list("pk"))
         # Under that lock, so a twin request that got here first has committed its lease.
         live = assignment_live_get(campaign=campaign, annotator=annotator)
         if live is not None:

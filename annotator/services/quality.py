@@ -26,6 +26,7 @@ from annotator.errors import ApplicationError, ConflictError
 from annotator.models import (
     AnnotatorStanding, AssignmentSlot, Attribute, AttributeKind, Campaign, GoldAnswer, Item, Target, TargetType,
 )
+from annotator.selectors import unique_or_none
 from annotator.validation import ValueContext, value_validate
 
 
@@ -65,8 +66,8 @@ def quality_gate(*, campaign: Campaign, annotator) -> Target | None:
     the (campaign, annotator) standing; the gold lookup only happens while the
     annotator is still qualifying.
     """
-    row = (AnnotatorStanding.objects.filter(campaign=campaign, annotator=annotator)
-           .values_list("gold_answered", "gold_score", "n_skips").first())
+    row = unique_or_none(AnnotatorStanding.objects.filter(campaign=campaign, annotator=annotator)
+                         .values_list("gold_answered", "gold_score", "n_skips"))
     gold_answered, gold_score, n_skips = row if row is not None else (0, None, 0)
 
     if n_skips >= campaign.skip_limit:

@@ -187,3 +187,17 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
                                            "created_at"),
                                 [(assignment.pk, a.pk, item.target.pk, annotator.pk, {}, True, now)
                                  for a in [*attributes[:1], *attributes[:1]]]))
+
+
+def test_unique_or_none_reads_one_row_without_ordering(campaign):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotator.selectors import unique_or_none
+
+    with CaptureQueriesContext(connection) as queries:
+        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk)) == campaign
+        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk + 1000)) is None
+        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk).values_list("name", flat=True)) == campaign.name
+    assert len(queries) == 3
+    assert not any("ORDER BY" in q["sql"] for q in queries.captured_queries)
