@@ -8,6 +8,7 @@ and submit, errors, per N, medians over runs.
 
     python benchmarks/annotate_load.py --items 10000 --clients 1,8,32 --seconds 20 --runs 3
     python benchmarks/annotate_load.py --policy voi_per_cost   # with elicitation active
+    python benchmarks/annotate_load.py --policy voi_per_cost --budget-s 1e9   # and a budget's ledger
 
 Targets 127.0.0.1 only; every loop is bounded in time and count.
 """
@@ -109,13 +110,21 @@ def pct(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
-def setup_campaign(env: dict, n_items: int, presets: str, policy: str, n_users: int) -> tuple[int, list[str]]:
-    """Migrate a fresh database and build the campaign in a child process (Django set up there)."""
+def setup_campaign(env: dict, n_items: int, presets: str, policy: str, n_users: int,
+                   budget_s: float | None = None) -> tuple[int, list[str]]:
+    """Migrate a fresh database and build the campaign in a child process (Django set up there).
+
+    ``budget_s``: give the campaign a Budget of that many annotator-seconds (the ledger then
+    reserves and charges on every cycle, under the budget row's lock); None: unlimited, no Budget row.
+    """
     code = f"""
 import django, json, os
 django.setup()
 from benchmarks._campaign import build_campaign
 cid, tokens = build_campaign(n_items={n_items}, presets={presets!r}, policy={policy!r}, n_users={n_users})
+if {budget_s!r} is not None:
+    from elicitation.models import Budget
+    Budget.objects.create(campaign_id=cid, limit_s={budget_s!r})
 from elicitation.strategies import get_strategy
 if get_strategy({policy!r}).needs_model:
     # Scores as a retrain would store them (from stand-in model outputs): the issuer reads them.
@@ -169,6 +178,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--presets", default="collins")
     parser.add_argument("--policy", default="all")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="a Budget of this many annotator-seconds (default: none, an unlimited campaign)")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/annotate_load")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--port", type=int, default=8765)
@@ -185,7 +196,8 @@ def main() -> None:
     results: dict[int, list[dict]] = {n: [] for n in client_counts}
     for run in range(args.runs):
         reset_database(args.database)
-        campaign, tokens = setup_campaign(env, args.items, args.presets, args.policy, max(client_counts))
+        campaign, tokens = setup_campaign(env, args.items, args.presets, args.policy, max(client_counts),
+                                          budget_s=args.budget_s)
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
              "--workers", str(args.workers), "--log-level", "warning"],
@@ -215,7 +227,8 @@ def main() -> None:
         row["errors"] = sum(r["errors"] for r in runs)
         summary.append(row)
     print(json.dumps({"benchmark": "annotate_load", "items": args.items, "presets": args.presets,
-                      "policy": args.policy, "workers": args.workers, "seconds": args.seconds,
+                      "policy": args.policy, "budget_s": args.budget_s, "workers": args.workers,
+                      "seconds": args.seconds,
                       "results": summary}, indent=2))
 
 
