@@ -16,7 +16,6 @@ import numpy as np
 
 from annotator.plots import _png, _subplots  # one figure style across apps
 
-DPI = 110
 CHANCE = 0.5
 STRATEGY_COLOURS = {"all": "0.2", "coarse": "tab:orange", "random": "tab:gray", "uncertainty_per_cost": "tab:blue",
                     "voi_per_cost": "tab:red", "attribute_value": "tab:green"}

@@ -16,7 +16,6 @@ import numpy as np
 
 from annotator.plots import _empty, _png, _subplots  # one figure style across apps
 
-DPI = 110
 KIND_COLOURS = {"cbm": "#1f77b4", "coarse": "#222222", "pairwise": "#d62728"}
 SUMMARY_METRICS = ("roc_auc", "auprc", "ap_at_10", "ap_at_50", "preference_accuracy")
 
