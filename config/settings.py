@@ -104,6 +104,9 @@ else:
     # before 1.21) set DB_PREPARE_THRESHOLD=-1, which turns preparing off.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_BINDING", default=True))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, plus the 65,535-parameter limit of server-side binding for bulk batches.
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     _prepare = env.int("DB_PREPARE_THRESHOLD", default=5)
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None if _prepare < 0 else _prepare)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -142,3 +142,21 @@ def test_hot_path_statements_are_prepared_on_the_server():
     assert any("NOT EXISTS" in s and "LIMIT 1" in s and "SKIP LOCKED" in s for s in prepared), prepared
     assert any("authtoken_token" in s for s in prepared), prepared
     assert Response.objects.filter(annotator=user).count() == 6 * len(assignment["attributes"])
+
+
+def test_bulk_writes_stay_under_the_bind_parameter_limit():
+    """Server-side binding caps a statement at 65,535 parameters (config/postgresql): bulk writes batch under it.
+
+    Deleting 70,000 prompts (a Prompt has dependants, so the collector deletes
+    by primary key) put all 70,000 ids into one statement and failed before
+    the backend declared the limit.
+    """
+    from annotator.models import Prompt
+
+    assert connection.features.max_query_params == 2**16 - 1
+    assert connection.ops.bulk_batch_size(["a", "b", "c"], range(100_000)) == 21_845
+    n = 70_000
+    Prompt.objects.bulk_create([Prompt(text=f"prompt {i}", text_sha256=f"{i:064x}") for i in range(n)])
+    assert Prompt.objects.count() == n
+    Prompt.objects.all().delete()
+    assert not Prompt.objects.exists()
