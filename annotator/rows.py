@@ -24,6 +24,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from annotator.sql import placeholders
+
 
 _UNSET = object()
 
@@ -33,7 +35,7 @@ def _statement(model: type[Model], columns: tuple[str, ...], n_rows: int, return
     q = connection.ops.quote_name
     meta = model._meta
     names = ", ".join(q(meta.get_field(name).column) for name in columns)
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    row = f"({placeholders(len(columns))})"
     sql = f"INSERT INTO {q(meta.db_table)} ({names}) VALUES {', '.join([row] * n_rows)}"
     if returning:
         sql += " RETURNING " + ", ".join(q(meta.get_field(name).column) for name in returning)

@@ -32,6 +32,7 @@ from annotator.selectors.assignments import (
 )
 from annotator.services.reviews import quality_after_submit
 from annotator.services.quality import standing_ensure
+from annotator.sql import placeholders
 from annotator.validation import ValueContext, submission_validate
 
 DRAFT_MAX_BYTES = 256 * 1024
@@ -53,7 +54,7 @@ def _slots_locked(*, target_id: int, attribute_ids: Iterable[int]) -> dict[int, 
         return {}
     q = connection.ops.quote_name
     sql = (f"SELECT {q('attribute_id')}, {q('id')}, {q('n_open')}, {q('n_done')} FROM {q(Slot._meta.db_table)} "
-           f"WHERE {q('target_id')} = %s AND {q('attribute_id')} IN ({', '.join(['%s'] * len(attribute_ids))}) "
+           f"WHERE {q('target_id')} = %s AND {q('attribute_id')} IN ({placeholders(len(attribute_ids))}) "
            f"ORDER BY {q('id')}" + (" FOR UPDATE" if connection.features.has_select_for_update else ""))
     with connection.cursor() as cursor:
         cursor.execute(sql, [target_id, *attribute_ids])
@@ -69,7 +70,7 @@ def _slots_issue(*, target_id: int, attribute_ids: Sequence[int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {q(Slot._meta.db_table)} SET {q('n_open')} = {q('n_open')} + 1 "
                        f"WHERE {q('target_id')} = %s AND {q('attribute_id')} IN "
-                       f"({', '.join(['%s'] * len(attribute_ids))})", [target_id, *attribute_ids])
+                       f"({placeholders(len(attribute_ids))})", [target_id, *attribute_ids])
 
 
 def _slots_move(slot_ids: Sequence[int], *, release: bool, done: Sequence[int] = ()) -> None:
@@ -85,11 +86,11 @@ def _slots_move(slot_ids: Sequence[int], *, release: bool, done: Sequence[int] =
     if release:
         changes.append(f"{n_open} = CASE WHEN {n_open} > 0 THEN {n_open} - 1 ELSE 0 END")
     if done:
-        changes.append(f"{n_done} = {n_done} + CASE WHEN {pk} IN ({', '.join(['%s'] * len(done))}) THEN 1 ELSE 0 END")
+        changes.append(f"{n_done} = {n_done} + CASE WHEN {pk} IN ({placeholders(len(done))}) THEN 1 ELSE 0 END")
         params.extend(done)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {q(Slot._meta.db_table)} SET {', '.join(changes)} "
-                       f"WHERE {pk} IN ({', '.join(['%s'] * len(slot_ids))})", [*params, *slot_ids])
+                       f"WHERE {pk} IN ({placeholders(len(slot_ids))})", [*params, *slot_ids])
 
 
 def _display(*, target: Target) -> dict:

@@ -39,6 +39,7 @@ from annotator.models import Attribute, AttributeKind, Campaign, Consolidated, T
 from annotator.selectors.consolidation import (  # noqa: F401  (heatmap_load: the dashboard finds it here)
     attribute_spec, heatmap_load, needs_target_info, target_infos, target_spec, valid_answers_grouped,
 )
+from annotator.sql import placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _upsert(*, campaign_id: int, rows: Sequence[tuple[int, int, tuple]]) -> None
     columns = [meta.get_field(name).column for name in ("campaign", "target", "attribute", *_UPDATE_FIELDS)]
     keys = [meta.get_field("target").column, meta.get_field("attribute").column]
     sql = (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns))}) "
+           f"VALUES ({placeholders(len(columns))}) "
            f"ON CONFLICT ({', '.join(q(c) for c in keys)}) DO UPDATE SET "
            + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns[3:]))
     value_field = meta.get_field("value")

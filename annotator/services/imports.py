@@ -55,6 +55,7 @@ from django.db.models import Count
 from annotator.errors import ApplicationError
 from annotator.images import ValidatedImage, image_validate
 from annotator.models import Attribute, Campaign, Group, GroupImage, Image, Item, Pair, Prompt, Slot, Target, TargetType
+from annotator.sql import placeholders
 from annotator.tokens import tokenize
 
 GROUP_MIN, GROUP_MAX = 4, 9
@@ -520,7 +521,7 @@ def _slots_insert(*, campaign: Campaign, target_ids: list[int]) -> None:
             f"SELECT t.{qn('campaign_id')}, t.{qn('id')}, a.{qn('id')}{''.join(', %s' for _ in extra)} "
             f"FROM {qn(Target._meta.db_table)} t JOIN {qn(Attribute._meta.db_table)} a "
             f"ON a.{qn('campaign_id')} = t.{qn('campaign_id')} AND a.{qn('target_type')} = t.{qn('type')} "
-            f"WHERE t.{qn('campaign_id')} = %s AND t.{qn('id')} IN ({', '.join('%s' for _ in chunk)}) "
+            f"WHERE t.{qn('campaign_id')} = %s AND t.{qn('id')} IN ({placeholders(len(chunk))}) "
             f"ON CONFLICT DO NOTHING"
         )
         with connection.cursor() as cursor:

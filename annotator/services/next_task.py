@@ -44,6 +44,7 @@ from annotator.selectors import unique_or_none
 from annotator.selectors.assignments import assignment_live_get
 from annotator.services.assignments import assignment_create, leases_expire
 from annotator.services.quality import quality_gate
+from annotator.sql import placeholders
 
 # A candidate read before another issuer committed may turn out full once
 # locked; the search then moves on. Past this many such targets it gives up.
@@ -101,7 +102,7 @@ def _slots_with_room_sql(n_attributes: int) -> str:
     # fill-order index and walk every slot of the campaign.
     sql = (f"SELECT s.{q('id')}, s.{q('attribute_id')}, s.{q('n_open')}, s.{q('n_done')}, s.{q('score')} "
            f"FROM {q(slot)} s WHERE s.{q('target_id')} = %s "
-           f"AND s.{q('attribute_id')} IN ({', '.join(['%s'] * n_attributes)}) "
+           f"AND s.{q('attribute_id')} IN ({placeholders(n_attributes)}) "
            f"AND NOT EXISTS (SELECT 1 FROM {q(taken)} a WHERE a.{q('annotator_id')} = %s "
            f"AND a.{q('target_id')} = s.{q('target_id')} AND a.{q('attribute_id')} = s.{q('attribute_id')}) "
            f"ORDER BY s.{q('id')}")
@@ -127,10 +128,10 @@ def _candidate_sql(*, n_attributes: int, n_passed: int, scored: bool, skip_locke
     slot, target, taken = Slot._meta.db_table, Target._meta.db_table, AssignmentSlot._meta.db_table
     fill = f"(s.{q('n_done')} + s.{q('n_open')})"  # the expression of the fill-order indexes
     sql = (f"SELECT s.{q('target_id')} FROM {q(slot)} s JOIN {q(target)} t ON t.{q('id')} = s.{q('target_id')} "
-           f"WHERE s.{q('campaign_id')} = %s AND s.{q('attribute_id')} IN ({', '.join(['%s'] * n_attributes)}) "
+           f"WHERE s.{q('campaign_id')} = %s AND s.{q('attribute_id')} IN ({placeholders(n_attributes)}) "
            f"AND {fill} < %s AND NOT t.{q('is_gold')} "
            + (f"AND s.{q('score')} > %s " if scored else "")
-           + (f"AND s.{q('target_id')} NOT IN ({', '.join(['%s'] * n_passed)}) " if n_passed else "")
+           + (f"AND s.{q('target_id')} NOT IN ({placeholders(n_passed)}) " if n_passed else "")
            + f"AND NOT EXISTS (SELECT 1 FROM {q(taken)} a WHERE a.{q('annotator_id')} = %s "
            f"AND a.{q('target_id')} = s.{q('target_id')} AND a.{q('attribute_id')} = s.{q('attribute_id')}) "
            f"ORDER BY {fill}, " + (f"s.{q('score')} DESC, " if scored else "") + f"s.{q('id')} LIMIT 1")

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.models import Attribute, Campaign, Response
+from annotator.sql import placeholders
 from elicitation.costs import MIN_SECONDS, cost_estimate
 from elicitation.models import AnnotatorSpeed, AttributeCostEstimate
 from elicitation.selectors.costs import PolicySettings, policy_settings
@@ -39,7 +40,7 @@ def _measurements_add(measured_s: Mapping[int, float], ids: list[int]) -> int:
     params = [value for aid in ids for value in (aid, _log_seconds(measured_s[aid]))]
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET n = n + 1, sum_log_s = sum_log_s + CASE attribute_id {cases} ELSE 0 END "
-                       f"WHERE attribute_id IN ({', '.join('%s' for _ in ids)})", [*params, *ids])
+                       f"WHERE attribute_id IN ({placeholders(len(ids))})", [*params, *ids])
         return cursor.rowcount
 
 
