@@ -79,20 +79,19 @@ def budget_exhausted_error(*, budget: Budget | None = None, needed_s: float | No
 @lru_cache(maxsize=1)
 def _budget_lock_sql() -> str:
     q = connection.ops.quote_name
-    sql = f"SELECT {q('id')} FROM {q(Budget._meta.db_table)} WHERE {q('campaign_id')} = %s"
+    columns = ", ".join(q(field.column) for field in Budget._meta.concrete_fields)
+    sql = f"SELECT {columns} FROM {q(Budget._meta.db_table)} WHERE {q('campaign_id')} = %s"
     return sql + (" FOR UPDATE" if connection.features.has_select_for_update else "")
 
 
 def budget_lock(*, campaign_id: int) -> Budget | None:
     """The campaign's Budget row, locked until the transaction ends (None: unlimited campaign).
 
-    Every issue and submit asks, and most campaigns have no budget: the lock is
-    one plain statement, the model is read only when there is a row.
+    Every issue and submit asks: one plain statement (its text built once) that
+    locks the row and reads the model with it.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_budget_lock_sql(), [campaign_id])
-        row = cursor.fetchone()
-    return None if row is None else Budget.objects.get(pk=row[0])
+    rows = list(Budget.objects.raw(_budget_lock_sql(), [campaign_id]))
+    return rows[0] if rows else None
 
 
 def _round(seconds: float) -> float:
