@@ -9,7 +9,7 @@ benchmark saves it to ``benchmarks/out/elicitation.png``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,8 +32,14 @@ def spend_png(*, t: Sequence[datetime], charged: Sequence[float], reserved: Sequ
         return _png(fig)
     hours = np.asarray(charged) / 3600.0
     held = hours + np.asarray(reserved) / 3600.0
-    ax.step(t, hours, where="post", label="charged", color="tab:blue")
-    ax.step(t, held, where="post", label="charged + reserved", color="tab:blue", alpha=0.45, linestyle="--")
+    # Everything in one time bucket (a campaign's first minutes): a step line of one point draws nothing,
+    # so mark the points and centre an hour on them.
+    marker = "o" if len(t) == 1 else None
+    ax.step(t, hours, where="post", label="charged", color="tab:blue", marker=marker)
+    ax.step(t, held, where="post", label="charged + reserved", color="tab:blue", alpha=0.45, linestyle="--",
+            marker=marker)
+    if len(t) == 1:
+        ax.set_xlim(t[0] - timedelta(minutes=30), t[0] + timedelta(minutes=30))
     if limit_s is not None:
         ax.axhline(limit_s / 3600.0, color="tab:red", linewidth=1, label="budget")
     ax.set_ylabel("annotator-hours")

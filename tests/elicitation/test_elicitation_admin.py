@@ -118,3 +118,18 @@ def test_retirement_proposals_on_the_panel(spent, monkeypatch):
     panel = dashboard.budget_panel(campaign)
     assert panel["context"]["proposals"] == ["dear"]
     assert [(r["key"], r["retire"]) for r in panel["context"]["values"]] == [("cheap", False), ("dear", True)]
+
+
+def test_spend_figure_shows_spend_that_all_fell_in_one_bucket():
+    """A campaign's first minutes: every entry in one time bucket still draws a visible point."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from elicitation.plots import spend_png
+
+    png = spend_png(t=[datetime(2026, 12, 6, 15, 31, tzinfo=timezone.utc)], charged=[1821.0], reserved=[0.0],
+                    limit_s=None)
+    pixels = np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    blue = (np.abs(pixels - (31, 119, 180)) < 30).all(axis=-1)  # matplotlib's tab:blue
+    assert blue[:, pixels.shape[1] // 3:].sum() > 20  # beyond the legend (upper left): the point itself
