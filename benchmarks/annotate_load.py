@@ -184,6 +184,8 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     args = parser.parse_args()
     client_counts = [int(x) for x in args.clients.split(",")]
 
@@ -200,7 +202,8 @@ def main() -> None:
                                           budget_s=args.budget_s)
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-             "--workers", str(args.workers), "--log-level", "warning"],
+             "--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
+             "--log-level", "warning"],
             cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{args.port}"
         try:
@@ -228,6 +231,7 @@ def main() -> None:
         summary.append(row)
     print(json.dumps({"benchmark": "annotate_load", "items": args.items, "presets": args.presets,
                       "policy": args.policy, "budget_s": args.budget_s, "workers": args.workers,
+                      "worker_class": args.worker_class, "threads": args.threads,
                       "seconds": args.seconds,
                       "results": summary}, indent=2))
 
