@@ -39,7 +39,7 @@ from django.db.models import Exists, F
 from django.utils import timezone
 
 from annotator.models import Assignment, Attribute, Campaign, Slot, Target
-from annotator.selectors import unique_or_none
+from annotator.rows import model_read, models_read
 from annotator.services.assignments import assignment_create
 from annotator.services import next_task as default_issuer
 from annotator.services.next_task import (MAX_STALE_CANDIDATES, OpenSlot, _slots_with_room, _taken,
@@ -107,10 +107,12 @@ def _scores_request(campaign: Campaign) -> None:
 
 def plan_make(*, campaign: Campaign, annotator) -> Plan | None:
     """The request's strategy, attributes, costs and budget; None when the campaign asks nothing."""
-    attributes = list(Attribute.objects.filter(campaign=campaign, active=True).select_related("cost_estimate", "cap"))
+    # Plain reads (every next-task request plans): the ORM took longer to compile them than to run them.
+    attributes = models_read(Attribute, 't0."campaign_id" = %s AND t0."active"', [campaign.pk],
+                             related=("cost_estimate", "cap"), order_by='t0."order", t0."id"')  # Meta ordering
     if not attributes:
         return None
-    budget = unique_or_none(Budget.objects.filter(campaign=campaign))
+    budget = model_read(Budget, 't0."campaign_id" = %s', [campaign.pk])
     policy = policy_settings(campaign=campaign, budget=budget)
     speed = annotator_speed_factor(campaign=campaign, annotator=annotator, policy=policy)
     name = _strategy_name(campaign)

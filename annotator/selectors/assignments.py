@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
 from django.utils import timezone
 
 from annotator.errors import ApplicationError
@@ -12,15 +12,18 @@ from annotator.markdown import markdown_render
 from annotator.models import (
     Assignment, Attribute, AttributeKind, GroupImage, Image, Item, Pair, Response, Target, TargetType,
 )
-from annotator.selectors import unique_or_none
+from annotator.rows import model_read, models_read
+
+
+#: What every read of an assignment for its task page or submit also needs.
+ASSIGNMENT_RELATED = ("campaign", "target__prompt")
 
 
 def assignment_get_own(*, assignment_id: int, annotator, for_update: bool = False) -> Assignment:
     """The annotator's own assignment; anybody else's reads as missing (404), whatever their role."""
-    qs: QuerySet[Assignment] = Assignment.objects.filter(pk=assignment_id, annotator=annotator)
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    assignment = unique_or_none(qs.select_related("campaign", "target__prompt"))
+    # One plain read (every submit asks): the ORM took longer to compile it than the database to answer.
+    assignment = model_read(Assignment, 't0."id" = %s AND t0."annotator_id" = %s', [assignment_id, annotator.pk],
+                            related=ASSIGNMENT_RELATED, lock="UPDATE" if for_update else None)
     if assignment is None:
         raise ApplicationError("No such assignment.", field="assignment", rule="not_found", status_code=404)
     return assignment
@@ -31,11 +34,15 @@ def assignment_live_get(*, campaign, annotator, now=None) -> Assignment | None:
     now = now or timezone.now()
     # Asked on every next-task request and nearly always answered "none": look for its id first (a plain
     # index lookup), and build the joined model only when there is one.
-    live_id = (Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ISSUED, campaign=campaign,
-                                         lease_expires_at__gt=now).order_by("-id").values_list("id", flat=True).first())
-    if live_id is None:
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT "id" FROM "annotator_assignment" WHERE "annotator_id" = %s AND "status" = %s '
+                       'AND "campaign_id" = %s AND "lease_expires_at" > %s ORDER BY "id" DESC LIMIT 1',
+                       [annotator.pk, Assignment.Status.ISSUED.value, campaign.pk,
+                        connection.ops.adapt_datetimefield_value(now)])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return Assignment.objects.select_related("campaign", "target__prompt").get(pk=live_id)
+    return model_read(Assignment, 't0."id" = %s', [row[0]], related=ASSIGNMENT_RELATED)
 
 
 def target_image_ids(*, target: Target) -> list[int]:
@@ -64,8 +71,9 @@ def assignment_attributes(*, assignment: Assignment) -> list[Attribute]:
     issued = getattr(assignment, "requested_attributes", None)  # set by assignment_create on a fresh lease
     if issued is not None:
         return list(issued)
-    return list(Attribute.objects.filter(assignmentslot__assignment=assignment)
-                .order_by("assignmentslot__position", "order", "id"))
+    return models_read(Attribute, 's."assignment_id" = %s', [assignment.pk],
+                       joins='INNER JOIN "annotator_assignmentslot" s ON s."attribute_id" = t0."id"',
+                       order_by='s."position", t0."order", t0."id"')
 
 
 def ranking_ratings(*, annotator, ranking: Attribute, image_ids: list[int]) -> dict[int, int]:

@@ -40,7 +40,7 @@ from django.utils.module_loading import import_string
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign, Slot, Target
-from annotator.selectors import unique_or_none
+from annotator.rows import model_read
 from annotator.selectors.assignments import assignment_live_get
 from annotator.services.assignments import assignment_create, leases_expire
 from annotator.services.quality import quality_gate
@@ -68,14 +68,21 @@ def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
             # One request per annotator at a time (SQLite's write transactions
             # already are). NO KEY UPDATE leaves inserts that reference the user
             # (responses) unblocked.
-            unique_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=annotator.pk)
-                           .values_list("pk"))
+            with connection.cursor() as cursor:
+                cursor.execute(_annotator_lock_sql(), [annotator.pk])
         # Under that lock, so a twin request that got here first has committed its lease.
         live = assignment_live_get(campaign=campaign, annotator=annotator)
         if live is not None:
             return live
         issuer = import_string(settings.ANNOTATOR_TASK_ISSUER)
         return issuer(campaign=campaign, annotator=annotator)
+
+
+@lru_cache(maxsize=1)
+def _annotator_lock_sql() -> str:
+    q = connection.ops.quote_name
+    user = get_user_model()._meta
+    return f"SELECT {q(user.pk.column)} FROM {q(user.db_table)} WHERE {q(user.pk.column)} = %s FOR NO KEY UPDATE"
 
 
 def _taken(annotator):
@@ -170,7 +177,7 @@ def candidate_target(*, campaign: Campaign, annotator, attribute_ids: list[int],
     if row is None:
         return None
     # With the item's image: the task payload needs it (see assignment_payload).
-    return Target.objects.select_related("item__image", "prompt").get(pk=row[0])
+    return model_read(Target, 't0."id" = %s', [row[0]], related=("item__image", "prompt"))
 
 
 @transaction.atomic(savepoint=False)

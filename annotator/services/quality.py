@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.models import (
     AnnotatorStanding, AssignmentSlot, Attribute, AttributeKind, Campaign, GoldAnswer, Item, Target, TargetType,
 )
-from annotator.selectors import unique_or_none
 from annotator.validation import ValueContext, value_validate
 
 
@@ -66,8 +65,10 @@ def quality_gate(*, campaign: Campaign, annotator) -> Target | None:
     the (campaign, annotator) standing; the gold lookup only happens while the
     annotator is still qualifying.
     """
-    row = unique_or_none(AnnotatorStanding.objects.filter(campaign=campaign, annotator=annotator)
-                         .values_list("gold_answered", "gold_score", "n_skips"))
+    with connection.cursor() as cursor:  # plain SQL: every next-task request asks
+        cursor.execute('SELECT "gold_answered", "gold_score", "n_skips" FROM "annotator_annotatorstanding" '
+                       'WHERE "campaign_id" = %s AND "annotator_id" = %s', [campaign.pk, annotator.pk])
+        row = cursor.fetchone()
     gold_answered, gold_score, n_skips = row if row is not None else (0, None, 0)
 
     if n_skips >= campaign.skip_limit:

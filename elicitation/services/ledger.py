@@ -24,7 +24,6 @@ import contextlib
 import contextvars
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import Case, F, FloatField, Sum, When
@@ -32,7 +31,7 @@ from django.utils import timezone
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign
-from annotator.rows import rows_insert
+from annotator.rows import model_read, rows_insert
 from elicitation.models import AttributeCap, Budget, LedgerEntry
 from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
                                          policy_settings)
@@ -76,22 +75,12 @@ def budget_exhausted_error(*, budget: Budget | None = None, needed_s: float | No
     return ConflictError(message, field="campaign", rule="budget_exhausted", reason="budget_exhausted")
 
 
-@lru_cache(maxsize=1)
-def _budget_lock_sql() -> str:
-    q = connection.ops.quote_name
-    columns = ", ".join(q(field.column) for field in Budget._meta.concrete_fields)
-    sql = f"SELECT {columns} FROM {q(Budget._meta.db_table)} WHERE {q('campaign_id')} = %s"
-    return sql + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-
-
 def budget_lock(*, campaign_id: int) -> Budget | None:
     """The campaign's Budget row, locked until the transaction ends (None: unlimited campaign).
 
-    Every issue and submit asks: one plain statement (its text built once) that
-    locks the row and reads the model with it.
+    Every issue and submit asks: one plain statement that locks the row and reads the model with it.
     """
-    rows = list(Budget.objects.raw(_budget_lock_sql(), [campaign_id]))
-    return rows[0] if rows else None
+    return model_read(Budget, 't0."campaign_id" = %s', [campaign_id], lock="UPDATE")
 
 
 def _round(seconds: float) -> float:

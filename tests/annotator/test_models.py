@@ -189,15 +189,63 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
                                  for a in [*attributes[:1], *attributes[:1]]]))
 
 
-def test_unique_or_none_reads_one_row_without_ordering(campaign):
+def _fields(instance) -> list:
+    return [type(instance), *[getattr(instance, field.attname) for field in instance._meta.concrete_fields]]
+
+
+def test_models_read_gives_what_select_related_gives(campaign):
+    """Plain reads build the same instances, with the same related caches, as the querysets they replace."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from annotator.selectors import unique_or_none
+    from annotator.rows import model_read, models_read
+    from elicitation.models import AttributeCostEstimate
 
+    annotator = f.user_make()
+    item = f.item_make(campaign=campaign)
+    group = f.group_make(campaign=campaign, n_images=4)
+    attributes = list(campaign.attributes.filter(target_type="item").order_by("id")[:3])
+    assignment = f.assignment_make(annotator=annotator, target=item.target, attributes=attributes)
+    AttributeCostEstimate.objects.create(campaign=campaign, attribute=attributes[1], n=2, sum_log_s=3.0)
+
+    # Forward keys, one of them through another, with JSON, dates, UUIDs and booleans converted as the ORM does.
+    for target in (item.target, group.target):
+        expected = Target.objects.select_related("item__image", "prompt").get(pk=target.pk)
+        with CaptureQueriesContext(connection) as queries:
+            got = model_read(Target, 't0."id" = %s', [target.pk], related=("item__image", "prompt"))
+            assert _fields(got) == _fields(expected)
+            assert (got.item is None) == (expected.item is None)  # a group's item: read as absent, no query
+            if expected.item is not None:
+                assert _fields(got.item) == _fields(expected.item)
+                assert _fields(got.item.image) == _fields(expected.item.image)
+            assert _fields(got.prompt) == _fields(expected.prompt)
+        assert len(queries) == 1
+    expected = Assignment.objects.select_related("campaign", "target__prompt").get(pk=assignment.pk)
+    got = model_read(Assignment, 't0."id" = %s AND t0."annotator_id" = %s', [assignment.pk, annotator.pk],
+                     related=("campaign", "target__prompt"), lock="UPDATE")
+    assert _fields(got) == _fields(expected) and isinstance(got.submission_id, (uuid.UUID, type(None)))
+    assert got.display == expected.display and got.lease_expires_at == expected.lease_expires_at
+    assert _fields(got.campaign) == _fields(expected.campaign) and got.campaign.status == Campaign.Status.ACTIVE
+    assert _fields(got.target.prompt) == _fields(expected.target.prompt)
+    assert model_read(Assignment, 't0."id" = %s', [assignment.pk + 1000]) is None
+
+    # Reverse one-to-ones: present, or absent (the accessor raises as after select_related).
+    expected = list(Attribute.objects.filter(campaign=campaign, active=True).select_related("cost_estimate", "cap"))
     with CaptureQueriesContext(connection) as queries:
-        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk)) == campaign
-        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk + 1000)) is None
-        assert unique_or_none(Campaign.objects.filter(pk=campaign.pk).values_list("name", flat=True)) == campaign.name
-    assert len(queries) == 3
-    assert not any("ORDER BY" in q["sql"] for q in queries.captured_queries)
+        got = models_read(Attribute, 't0."campaign_id" = %s AND t0."active"', [campaign.pk],
+                          related=("cost_estimate", "cap"), order_by='t0."order", t0."id"')
+        assert [_fields(a) for a in got] == [_fields(a) for a in expected]
+        for mine, theirs in zip(got, expected):
+            assert hasattr(mine, "cost_estimate") == hasattr(theirs, "cost_estimate")
+            assert hasattr(mine, "cap") is hasattr(theirs, "cap") is False
+        with_estimate = next(a for a in got if a.pk == attributes[1].pk)
+        assert with_estimate.cost_estimate.n == 2 and with_estimate.cost_estimate.attribute is with_estimate
+    assert len(queries) == 1
+
+    # A join of the caller's, and its order.
+    got = models_read(Attribute, 's."assignment_id" = %s', [assignment.pk],
+                      joins='INNER JOIN "annotator_assignmentslot" s ON s."attribute_id" = t0."id"',
+                      order_by='s."position", t0."order", t0."id"')
+    assert [a.pk for a in got] == [a.pk for a in attributes]
+    with pytest.raises(ValueError, match="not a foreign key"):
+        models_read(Campaign, "1 = 1", [], related=("attributes",))
