@@ -1,6 +1,13 @@
-"""Insert a few rows with one multi-row ``INSERT``, without building model instances.
+"""Plain statements for the hot path's rows: multi-row inserts, reads into model instances, updates.
 
-The annotation hot path (next -> submit) writes a dozen rows of three or four
+Each next -> submit cycle reads and writes a few dozen rows; compiling the
+ORM's statements took longer than the database took to run them
+(``benchmarks/cycle_profile.py``). The helpers here build each statement's
+text once per shape and convert values with the fields' own methods, so
+what reaches the database and what comes back equals what the ORM would
+send and return, on SQLite and PostgreSQL alike.
+
+Inserts. The annotation hot path (next -> submit) writes a dozen rows of three or four
 tables per request: the requested attributes, the responses, the ledger's
 entries. ``bulk_create`` builds a model instance per row and compiles its
 statement each time: a large share of a request's CPU for a dozen rows.
@@ -14,6 +21,10 @@ It skips what model saves do besides the INSERT: signals, ``pre_save``
 hooks (``auto_now_add`` fields get the one ``now`` passed in instead) and
 validation. Use it only for models without any of those, as the callers
 here are.
+
+Reads. ``models_read`` / ``model_read``: one SELECT with the related rows
+``select_related`` would join, into instances with the same caches.
+Updates. ``instance_update``: ``save(update_fields=...)`` without signals.
 """
 from __future__ import annotations
 
@@ -198,3 +209,25 @@ def model_read(model: type[Model], where: str, params: Sequence[Any], **options:
     """The one instance a lookup by a unique key finds (``models_read``'s arguments), or None."""
     rows = models_read(model, where, params, limit=1, **options)
     return rows[0] if rows else None
+
+
+# ---------------------------------------------------------------- updates
+@lru_cache(maxsize=64)
+def _update_statement(model: type[Model], names: tuple[str, ...]) -> str:
+    q = connection.ops.quote_name
+    assignments = ", ".join(f"{q(field.column)} = %s" for field in _fields(model, names))
+    return f"UPDATE {q(model._meta.db_table)} SET {assignments} WHERE {q(model._meta.pk.column)} = %s"
+
+
+def instance_update(instance: Model, names: Sequence[str]) -> None:
+    """``instance.save(update_fields=names)`` as one plain UPDATE, its text built once.
+
+    Each field's ``pre_save`` and ``get_db_prep_save`` as ``Model.save`` does;
+    no signals, so only for models without receivers or ``save()`` overrides
+    (submit's Assignment: half the CPU of ``save``).
+    """
+    names = tuple(names)
+    params = [field.get_db_prep_save(field.pre_save(instance, False), connection)
+              for field in _fields(type(instance), names)]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_statement(type(instance), names), [*params, instance.pk])

@@ -25,7 +25,7 @@ from annotator.models import (
     AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, Response, Slot, Target,
     TargetType,
 )
-from annotator.rows import rows_insert
+from annotator.rows import instance_update, rows_insert
 from annotator.selectors.assignments import (
     assignment_attributes, assignment_get_own, assignment_image_ids, ranking_ratings, submission_body,
     submission_result, target_image_ids,
@@ -257,7 +257,7 @@ def _submit(*, assignment_id: int, annotator, submission_id: uuid.UUID, response
     assignment.status = Status.SUBMITTED
     assignment.submitted_at = now
     assignment.submission_id = submission_id
-    assignment.save(update_fields=["status", "submitted_at", "submission_id"])
+    instance_update(assignment, ["status", "submitted_at", "submission_id"])
     quality_after_submit(assignment=assignment)  # gold score (services/reviews.py)
     # Last: a hook may lock a campaign-wide row (the budget), held only from here to the commit.
     assignment_event(event="submitted", assignment=assignment, attributes=requested,

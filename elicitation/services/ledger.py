@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign
-from annotator.rows import model_read, rows_insert
+from annotator.rows import instance_update, model_read, rows_insert
 from elicitation.models import AttributeCap, Budget, LedgerEntry
 from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
                                          policy_settings)
@@ -173,7 +173,7 @@ def ledger_reserve(*, assignment: Assignment) -> float:
         if not fits(budget=budget, caps=caps, costs=costs):
             raise budget_exhausted_error(budget=budget, needed_s=total)
         budget.reserved_s = _round(budget.reserved_s + total)
-        budget.save(update_fields=["reserved_s", "updated_at"])
+        instance_update(budget, ["reserved_s", "updated_at"])
         _caps_move(budget=budget, cap_ids=set(caps), reserved=costs)
     _entries_write(assignment, [(aid, Kind.RESERVE, seconds, None) for aid, seconds in costs.items()])
     if assignment.estimated_cost_s != total:  # the issuer may have stored it already
@@ -196,7 +196,7 @@ def ledger_release(*, assignment: Assignment) -> float:
     total = _round(sum(outstanding.values()))
     if budget is not None:
         budget.reserved_s = max(_round(budget.reserved_s - total), 0.0)
-        budget.save(update_fields=["reserved_s", "updated_at"])
+        instance_update(budget, ["reserved_s", "updated_at"])
         _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=[a for a in outstanding if a]),
                    reserved={aid: -s for aid, s in outstanding.items()})
     _entries_write(assignment, _release_entries(outstanding))
@@ -244,7 +244,7 @@ def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]
     if budget is not None:
         budget.reserved_s = max(_round(budget.reserved_s - released), 0.0)
         budget.charged_s = _round(budget.charged_s + total)
-        budget.save(update_fields=["reserved_s", "charged_s", "updated_at"])
+        instance_update(budget, ["reserved_s", "charged_s", "updated_at"])
         touched = {aid for aid in [*outstanding, *charges] if aid is not None}
         _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=touched),
                    reserved={aid: -s for aid, s in outstanding.items()}, charged=charges)

@@ -249,3 +249,29 @@ def test_models_read_gives_what_select_related_gives(campaign):
     assert [a.pk for a in got] == [a.pk for a in attributes]
     with pytest.raises(ValueError, match="not a foreign key"):
         models_read(Campaign, "1 = 1", [], related=("attributes",))
+
+def test_instance_update_saves_what_save_update_fields_saves(campaign):
+    from annotator.rows import instance_update
+    from elicitation.models import Budget
+
+    item = f.item_make(campaign=campaign)
+    assignment = f.assignment_make(annotator=f.user_make(), target=item.target)
+    now, submission = timezone.now(), uuid.uuid4()
+    assignment.status, assignment.submitted_at, assignment.submission_id = Assignment.Status.SUBMITTED, now, submission
+    assignment.skip_reason = "not saved: not named"
+    instance_update(assignment, ["status", "submitted_at", "submission_id"])
+    stored = Assignment.objects.get(pk=assignment.pk)
+    assert (stored.status, stored.submitted_at, stored.submission_id, stored.skip_reason) == (
+        Assignment.Status.SUBMITTED, now, submission, "")
+    # auto_now fields move as with save(); a unique key another row holds is refused, nothing saved.
+    budget = Budget.objects.create(campaign=campaign, limit_s=100.0)
+    before = budget.updated_at
+    budget.reserved_s = 12.5
+    instance_update(budget, ["reserved_s", "updated_at"])
+    stored = Budget.objects.get(pk=budget.pk)
+    assert stored.reserved_s == 12.5 and stored.updated_at > before
+    other = f.assignment_make(annotator=f.user_make(), target=item.target)
+    other.submission_id = submission
+    with pytest.raises(IntegrityError), transaction.atomic():
+        instance_update(other, ["submission_id"])
+    assert Assignment.objects.get(pk=other.pk).submission_id is None
