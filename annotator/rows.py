@@ -118,7 +118,8 @@ def _relation_join(parent_model: type[Model], name: str, parent_alias: str, alia
 
 @lru_cache(maxsize=128)
 def _read_plan(model: type[Model], where: str, related: tuple[str, ...], joins: str, order_by: str,
-               limit: int | None, lock: str | None) -> tuple[str, tuple[_Node, ...]]:
+               limit: int | None, lock: str | None, annotations: tuple[tuple[str, str], ...],
+               ) -> tuple[str, tuple[_Node, ...]]:
     q = connection.ops.quote_name
     nodes: list[_Node] = []
     columns: list[str] = []
@@ -154,6 +155,7 @@ def _read_plan(model: type[Model], where: str, related: tuple[str, ...], joins: 
                                 f"{alias} ON {on}")
                 alias_of[here] = add(relation.related_model, alias_of[parent_path], relation, alias)
             parent_path, parent_model = here, nodes[alias_of[here]].model
+    columns.extend(f"{expression} AS {q(name)}" for name, expression in annotations)
     sql = f"SELECT {', '.join(columns)} FROM {' '.join(from_sql)}"
     sql += f" {joins}" if joins else ""
     sql += f" WHERE {where}"
@@ -165,20 +167,27 @@ def _read_plan(model: type[Model], where: str, related: tuple[str, ...], joins: 
 
 
 def models_read(model: type[Model], where: str, params: Sequence[Any], *, related: Sequence[str] = (),
-                joins: str = "", order_by: str = "", limit: int | None = None, lock: str | None = None) -> list:
+                joins: str = "", order_by: str = "", limit: int | None = None, lock: str | None = None,
+                annotations: Sequence[tuple[str, str]] = ()) -> list:
     """Instances of ``model`` by one plain SELECT, with the related rows ``select_related`` would give.
 
     ``where``, ``joins`` and ``order_by`` are SQL over the alias ``t0`` (the
     model's table); ``related`` lists forward foreign keys and one-to-ones,
     and reverse one-to-ones, as ``select_related`` spells them
     (``"target__prompt"``); ``lock`` is ``"UPDATE"`` or ``"NO KEY UPDATE"``
-    (of ``t0`` only, where the database has row locks). The statement's text
-    is built once per shape; the values go through the same converters the
-    ORM applies (SQLite's dates and booleans, JSON), so the instances equal
-    what the queryset would return. For the reads every request makes, where
-    compiling the queryset cost several times what running it did.
+    (of ``t0`` only, where the database has row locks); ``annotations``,
+    ``(name, SQL expression)`` pairs, become attributes of each instance as
+    the database returns them. ``params`` follow the text: an annotation's
+    come first.
+
+    The statement's text is built once per shape; the values go through the
+    same converters the ORM applies (SQLite's dates and booleans, JSON), so
+    the instances equal what the queryset would return. For the reads every
+    request makes, where compiling the queryset cost several times what
+    running it did.
     """
-    sql, nodes = _read_plan(model, where, tuple(related), joins, order_by, limit, lock)
+    annotations = tuple(annotations)
+    sql, nodes = _read_plan(model, where, tuple(related), joins, order_by, limit, lock, annotations)
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         rows = cursor.fetchall()
@@ -201,7 +210,10 @@ def models_read(model: type[Model], where: str, params: Sequence[Any], *, relate
                 node.relation.set_cached_value(parent, instance)
                 if instance is not None and node.relation.one_to_one:
                     node.relation.remote_field.set_cached_value(instance, parent)
-        out.append(instances[0])
+        root = instances[0]
+        for (name, _), value in zip(annotations, row[nodes[-1].stop:]):
+            setattr(root, name, value)
+        out.append(root)
     return out
 
 

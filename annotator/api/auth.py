@@ -1,11 +1,11 @@
-"""Token authentication that reads the user and their roles in one raw query.
+"""Token authentication that reads the user and their roles in one plain query.
 
 DRF's ``TokenAuthentication`` loads the token and its user; every API view
 then asks for the user's role (``annotator.roles.user_role``), a second
 query on ``auth_user_groups``. Every API request pays for authentication,
-so here one prepared-once SQL statement answers both (an EXISTS per role
-beside the user's columns) and fills the role cache ``user_role`` reads.
-Inactive users and bad keys fail as in DRF.
+so here one statement (``annotator.rows.models_read``, its text built once)
+answers both, an EXISTS per role beside the user's columns, and fills the
+role cache ``user_role`` reads. Inactive users and bad keys fail as in DRF.
 """
 from __future__ import annotations
 
@@ -18,27 +18,29 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from annotator.roles import ROLES
+from annotator.rows import model_read
 
 
 @lru_cache(maxsize=1)
-def _sql() -> str:
+def _shape() -> dict:
+    """``models_read``'s arguments: the token joined to the user, one EXISTS per role."""
     user, token = get_user_model()._meta, authentication.TokenAuthentication().get_model()._meta
     membership = user.get_field("groups").remote_field.through._meta
     q = connection.ops.quote_name
-    columns = ", ".join(f"u.{q(field.column)}" for field in user.concrete_fields)
-    roles = ", ".join(
-        f"EXISTS(SELECT 1 FROM {q(membership.db_table)} m JOIN {q(Group._meta.db_table)} g ON g.id = m.group_id "
-        f"WHERE m.user_id = u.id AND g.name = %s) AS {q('role_' + role)}" for role in ROLES)
-    return (f"SELECT {columns}, {roles} FROM {q(token.db_table)} t JOIN {q(user.db_table)} u "
-            f"ON u.{q(user.pk.column)} = t.{q(token.get_field('user').column)} WHERE t.{q(token.pk.column)} = %s")
+    role = (f"EXISTS(SELECT 1 FROM {q(membership.db_table)} m JOIN {q(Group._meta.db_table)} g "
+            f"ON g.{q('id')} = m.{q('group_id')} WHERE m.{q('user_id')} = t0.{q(user.pk.column)} AND g.{q('name')} = %s)")
+    return {
+        "where": f"k.{q(token.pk.column)} = %s",
+        "joins": f"INNER JOIN {q(token.db_table)} k ON k.{q(token.get_field('user').column)} = t0.{q(user.pk.column)}",
+        "annotations": tuple((f"role_{name}", role) for name in ROLES),
+    }
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        users = list(get_user_model().objects.raw(_sql(), [*ROLES, key]))
-        if not users:
+        user = model_read(get_user_model(), params=[*ROLES, key], **_shape())
+        if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = users[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         user._role_cache = {role for role in ROLES if getattr(user, f"role_{role}")}

@@ -247,6 +247,10 @@ def test_models_read_gives_what_select_related_gives(campaign):
                       joins='INNER JOIN "annotator_assignmentslot" s ON s."attribute_id" = t0."id"',
                       order_by='s."position", t0."order", t0."id"')
     assert [a.pk for a in got] == [a.pk for a in attributes]
+    # Annotations: their parameters come first, their values are set as the database returns them.
+    got = model_read(Campaign, 't0."id" = %s', ["likert", campaign.pk], annotations=[(
+        "n_likert", '(SELECT COUNT(*) FROM "annotator_attribute" a WHERE a."campaign_id" = t0."id" AND a."kind" = %s)')])
+    assert got == campaign and got.n_likert == campaign.attributes.filter(kind="likert").count() > 0
     with pytest.raises(ValueError, match="not a foreign key"):
         models_read(Campaign, "1 = 1", [], related=("attributes",))
 
