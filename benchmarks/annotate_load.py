@@ -15,6 +15,7 @@ Targets 127.0.0.1 only; every loop is bounded in time and count.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -63,12 +64,40 @@ def realistic_value(attribute: dict, assignment: dict, rng: random.Random) -> di
     raise ValueError(kind)
 
 
+class Http:
+    """One annotator's HTTP/1.1 connection, on the standard library (what the load generator spends is CPU
+    the server does not get on a shared 2-core machine: ``--http requests`` costs about twice as much)."""
+
+    def __init__(self, base: str, token: str, kind: str) -> None:
+        self.base = base
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        if kind == "requests":
+            self.session = requests.Session()
+            self.session.headers.update(self.headers)
+        else:
+            host, port = base.removeprefix("http://").split(":")
+            # Reopened by http.client after each response gunicorn's sync workers close.
+            self.connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            self.session = None
+
+    def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        if self.session is not None:
+            r = self.session.post(f"{self.base}{path}", json=body, timeout=30)
+            return r.status_code, r.content
+        try:
+            self.connection.request("POST", path, body=json.dumps(body).encode(), headers=self.headers)
+            r = self.connection.getresponse()
+            return r.status, r.read()
+        except (http.client.HTTPException, OSError):
+            self.connection.close()
+            raise
+
+
 class Client(threading.Thread):
-    def __init__(self, base: str, token: str, campaign: int, deadline: float, seed: int) -> None:
+    def __init__(self, base: str, token: str, campaign: int, deadline: float, seed: int, http_kind: str) -> None:
         super().__init__(daemon=True)
-        self.base, self.campaign, self.deadline = base, campaign, deadline
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token}"
+        self.campaign, self.deadline = campaign, deadline
+        self.http = Http(base, token, http_kind)
         self.rng = random.Random(seed)
         self.next_ms: list[float] = []
         self.submit_ms: list[float] = []
@@ -79,15 +108,15 @@ class Client(threading.Thread):
         max_cycles = 100_000  # a bound besides the deadline
         while time.monotonic() < self.deadline and self.cycles < max_cycles:
             t0 = time.perf_counter()
-            r = self.session.post(f"{self.base}/api/tasks/next", json={"campaign": self.campaign}, timeout=30)
+            code, content = self.http.post("/api/tasks/next", {"campaign": self.campaign})
             self.next_ms.append((time.perf_counter() - t0) * 1000)
-            if r.status_code == 204:
+            if code == 204:
                 return
-            if r.status_code != 200:
-                self.errors.append(f"next {r.status_code}: {r.text[:200]}")
+            if code != 200:
+                self.errors.append(f"next {code}: {content[:200]!r}")
                 time.sleep(0.05)
                 continue
-            assignment = r.json()["assignment"]
+            assignment = json.loads(content)["assignment"]
             responses = {a["key"]: realistic_value(a, assignment, self.rng) for a in assignment["attributes"]}
             body = {
                 "submission_id": str(uuid.uuid4()),
@@ -95,10 +124,10 @@ class Client(threading.Thread):
                 "active_ms": {key: self.rng.randint(2000, 60000) for key in responses},
             }
             t0 = time.perf_counter()
-            r = self.session.post(f"{self.base}/api/assignments/{assignment['id']}/submit", json=body, timeout=30)
+            code, content = self.http.post(f"/api/assignments/{assignment['id']}/submit", body)
             self.submit_ms.append((time.perf_counter() - t0) * 1000)
-            if r.status_code not in (200, 201):
-                self.errors.append(f"submit {r.status_code}: {r.text[:200]}")
+            if code not in (200, 201):
+                self.errors.append(f"submit {code}: {content[:200]!r}")
                 continue
             self.cycles += 1
 
@@ -149,15 +178,17 @@ def reset_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def run_once(base: str, campaign: int, tokens: list[str], n: int, seconds: float, seed: int) -> dict:
+def run_once(base: str, campaign: int, tokens: list[str], n: int, seconds: float, seed: int,
+             http_kind: str = "stdlib") -> dict:
     deadline = time.monotonic() + seconds
-    clients = [Client(base, tokens[i], campaign, deadline, seed * 1000 + i) for i in range(n)]
-    t0 = time.monotonic()
+    clients = [Client(base, tokens[i], campaign, deadline, seed * 1000 + i, http_kind) for i in range(n)]
+    cpu0, t0 = os.times(), time.monotonic()
     for c in clients:
         c.start()
     for c in clients:
         c.join(timeout=seconds + 60)
-    elapsed = time.monotonic() - t0
+    elapsed, cpu1 = time.monotonic() - t0, os.times()
+    client_cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     next_ms = [v for c in clients for v in c.next_ms]
     submit_ms = [v for c in clients for v in c.submit_ms]
     errors = [e for c in clients for e in c.errors]
@@ -167,6 +198,8 @@ def run_once(base: str, campaign: int, tokens: list[str], n: int, seconds: float
         "next_p50_ms": pct(next_ms, 50), "next_p95_ms": pct(next_ms, 95), "next_p99_ms": pct(next_ms, 99),
         "submit_p50_ms": pct(submit_ms, 50), "submit_p95_ms": pct(submit_ms, 95), "submit_p99_ms": pct(submit_ms, 99),
         "errors": len(errors), "error_samples": errors[:3],
+        # The load generator's own CPU (it shares the machine's cores with the server).
+        "client_cpu_ms_per_cycle": round(client_cpu_s * 1000 / cycles, 2) if cycles else None,
     }
 
 
@@ -185,6 +218,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class (sync, gthread)")
+    parser.add_argument("--http", choices=("stdlib", "requests"), default="stdlib",
+                        help="the clients' HTTP library (requests: as up to stop 11, about twice the client CPU)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     args = parser.parse_args()
     client_counts = [int(x) for x in args.clients.split(",")]
@@ -214,7 +249,7 @@ def main() -> None:
                 except requests.RequestException:
                     time.sleep(0.5)
             for n in client_counts:
-                results[n].append(run_once(base, campaign, tokens[:n], n, args.seconds, seed=run))
+                results[n].append(run_once(base, campaign, tokens[:n], n, args.seconds, seed=run, http_kind=args.http))
                 print(json.dumps({"run": run, **results[n][-1]}), file=sys.stderr)
         finally:
             server.terminate()
@@ -224,14 +259,14 @@ def main() -> None:
     for n, runs in results.items():
         row = {"clients": n, "runs": len(runs)}
         for key in ("cycles_per_s", "next_p50_ms", "next_p95_ms", "next_p99_ms", "submit_p50_ms", "submit_p95_ms",
-                    "submit_p99_ms"):
+                    "submit_p99_ms", "client_cpu_ms_per_cycle"):
             values = [r[key] for r in runs if r[key] is not None]
             row[key] = round(statistics.median(values), 2) if values else None
         row["errors"] = sum(r["errors"] for r in runs)
         summary.append(row)
     print(json.dumps({"benchmark": "annotate_load", "items": args.items, "presets": args.presets,
                       "policy": args.policy, "budget_s": args.budget_s, "workers": args.workers,
-                      "worker_class": args.worker_class, "threads": args.threads,
+                      "worker_class": args.worker_class, "threads": args.threads, "http": args.http,
                       "seconds": args.seconds,
                       "results": summary}, indent=2))
 
