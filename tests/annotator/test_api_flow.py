@@ -234,7 +234,7 @@ def test_submit_saves_responses_and_counters(campaign, annotator_user, client_fo
 
     sent = []
     monkeypatch.setattr(consolidation, "consolidate_target",
-                        SimpleNamespace(delay=lambda *args: sent.append(args)), raising=False)
+                        SimpleNamespace(apply_async=lambda args, **options: sent.append(args)), raising=False)
     item = f.item_make(campaign=campaign)
     client = client_for(annotator_user)
     assignment_id = client.post(NEXT, {"campaign": campaign.pk}, format="json").json()["assignment"]["id"]
