@@ -170,14 +170,11 @@ def candidate_target(*, campaign: Campaign, annotator, attribute_ids: list[int],
     scored = min_score is not None
     params: list = [campaign.pk, *attribute_ids, campaign.overlap, *([min_score] if scored else []), *passed,
                     annotator.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(_candidate_sql(n_attributes=len(attribute_ids), n_passed=len(passed), scored=scored,
-                                      skip_locked=skip_locked), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    # With the item's image: the task payload needs it (see assignment_payload).
-    return model_read(Target, 't0."id" = %s', [row[0]], related=("item__image", "prompt"))
+    candidate = _candidate_sql(n_attributes=len(attribute_ids), n_passed=len(passed), scored=scored,
+                               skip_locked=skip_locked)
+    # The target read (with the item's image: the task payload needs it, see assignment_payload) in the same
+    # statement: the candidate query is its scalar subquery, run once, which takes the lock.
+    return model_read(Target, f't0."id" = ({candidate})', params, related=("item__image", "prompt"))
 
 
 @transaction.atomic(savepoint=False)
