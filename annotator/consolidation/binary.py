@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 
 from annotator import agreement
 from annotator.consolidation.base import Answer, Result, Spec, Unit, count_table, is_skipped

@@ -36,8 +36,8 @@ from tqdm import tqdm
 from annotator.consolidation import CONSOLIDATORS, Result, Spec
 from annotator.consolidation.points import heatmap_to_png, labels_of, points_batch, points_job, write_atomic
 from annotator.models import Attribute, AttributeKind, Campaign, Consolidated, Target
-from annotator.selectors.consolidation import (  # noqa: F401  (heatmap_load: the dashboard finds it here)
-    attribute_spec, heatmap_load, needs_target_info, target_infos, target_spec, valid_answers_grouped,
+from annotator.selectors.consolidation import (
+    attribute_spec, needs_target_info, target_infos, target_spec, valid_answers_grouped,
 )
 from annotator.sql import placeholders
 

@@ -51,7 +51,7 @@ from django.utils import timezone
 from annotator.errors import ApplicationError
 from annotator.exporters.base import chunked
 from annotator.models import (
-    AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, GroupImage, Image, Item, Pair,
+    AnnotatorStanding, Assignment, AssignmentSlot, Attribute, AttributeKind, Campaign, GroupImage, Image, Item,
     Response, Slot, Target, TargetType,
 )
 from annotator.roles import ANNOTATOR
