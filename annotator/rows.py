@@ -7,7 +7,7 @@ text once per shape and convert values with the fields' own methods, so
 what reaches the database and what comes back equals what the ORM would
 send and return, on SQLite and PostgreSQL alike.
 
-Inserts. The annotation hot path (next -> submit) writes a dozen rows of three or four
+Inserts. The annotation hot path writes a dozen rows of three or four
 tables per request: the requested attributes, the responses, the ledger's
 entries. ``bulk_create`` builds a model instance per row and compiles its
 statement each time: a large share of a request's CPU for a dozen rows.
@@ -24,6 +24,7 @@ here are.
 
 Reads. ``models_read`` / ``model_read``: one SELECT with the related rows
 ``select_related`` would join, into instances with the same caches.
+
 Updates. ``instance_update``: ``save(update_fields=...)`` without signals.
 """
 from __future__ import annotations
