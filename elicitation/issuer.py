@@ -44,9 +44,9 @@ from annotator.services.assignments import assignment_create
 from annotator.services import next_task as default_issuer
 from annotator.services.next_task import (MAX_STALE_CANDIDATES, OpenSlot, _slots_with_room, _taken,
                                           campaign_assert_active, candidate_target)
-from elicitation.models import AttributeCap, Budget, ScoreState
+from elicitation.models import AttributeCap, Budget
 from elicitation.selectors.costs import annotator_speed_factor, cost_of, policy_settings
-from elicitation.services.ledger import (EPS, budget_exhausted_error, budget_lock, fits, planned_costs,
+from elicitation.services.ledger import (EPS, budget_exhausted_error, budget_lock, caps_read, fits, planned_costs,
                                          planned_total)
 from elicitation.services.scores import FILL_ORDER, NEVER
 from elicitation.strategies import bundle_target, get_strategy
@@ -118,7 +118,10 @@ def plan_make(*, campaign: Campaign, annotator) -> Plan | None:
     name = _strategy_name(campaign)
     scored = False
     if name not in FILL_ORDER:
-        state = ScoreState.objects.filter(campaign=campaign).values_list("strategy", "used_strategy").first()
+        with connection.cursor() as cursor:  # plain SQL: every next-task request of a scored policy asks
+            cursor.execute('SELECT "strategy", "used_strategy" FROM "elicitation_scorestate" WHERE "campaign_id" = %s',
+                           [campaign.pk])
+            state = cursor.fetchone()
         if state is None or state[0] != campaign.policy:
             _scores_request(campaign)
         scored = state is not None and state[0] == campaign.policy and state[1] not in FILL_ORDER
@@ -234,7 +237,7 @@ def task_issue_cost_aware(*, campaign: Campaign, annotator) -> Assignment | None
     if plan.budget is not None:
         # Locked last (the ledger's lock order); another request may have reserved since the read.
         budget = budget_lock(campaign_id=campaign.pk)
-        caps = {cap.attribute_id: cap for cap in AttributeCap.objects.filter(budget=budget, attribute_id__in=chosen)}
+        caps = caps_read(budget=budget, attribute_ids=chosen)
         chosen = bundle_fit(chosen, costs=plan.costs, budget=budget, caps=caps)
         if not chosen:
             raise budget_exhausted_error(budget=budget, needed_s=min(plan.costs.values()))

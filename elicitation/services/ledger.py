@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign
-from annotator.rows import instance_update, model_read, rows_insert
+from annotator.rows import instance_update, model_read, models_read, rows_insert
+from annotator.sql import placeholders
 from elicitation.models import AttributeCap, Budget, LedgerEntry
 from elicitation.selectors.costs import (PolicySettings, annotator_speed_factor, attribute_costs,
                                          policy_settings)
@@ -123,9 +124,21 @@ def _caps_move(*, budget: Budget, cap_ids: set[int], reserved: Mapping[int, floa
                                    default=0.0, output_field=FloatField())})
 
 
+def caps_read(*, budget: Budget, attribute_ids) -> dict[int, AttributeCap]:
+    """The budget's caps on these attributes, by attribute id.
+
+    One plain read: every issue and submit of a budgeted campaign asks (``annotator.rows.models_read``).
+    """
+    ids = list(attribute_ids)
+    if not ids:
+        return {}
+    caps = models_read(AttributeCap, f't0."budget_id" = %s AND t0."attribute_id" IN ({placeholders(len(ids))})',
+                       [budget.pk, *ids])
+    return {cap.attribute_id: cap for cap in caps}
+
+
 def _cap_ids(*, budget: Budget, attribute_ids) -> set[int]:
-    return set(AttributeCap.objects.filter(budget=budget, attribute_id__in=list(attribute_ids))
-               .values_list("attribute_id", flat=True))
+    return set(caps_read(budget=budget, attribute_ids=attribute_ids))
 
 
 def assignment_costs(*, assignment: Assignment, policy: PolicySettings, with_speed: bool = True) -> dict[int, float]:
@@ -169,7 +182,7 @@ def ledger_reserve(*, assignment: Assignment) -> float:
     costs = {aid: _round(seconds) for aid, seconds in costs.items()}
     total = planned_total(costs)
     if budget is not None:
-        caps = {cap.attribute_id: cap for cap in AttributeCap.objects.filter(budget=budget, attribute_id__in=list(costs))}
+        caps = caps_read(budget=budget, attribute_ids=costs)
         if not fits(budget=budget, caps=caps, costs=costs):
             raise budget_exhausted_error(budget=budget, needed_s=total)
         budget.reserved_s = _round(budget.reserved_s + total)
