@@ -81,16 +81,18 @@ class Http:
             self.session = None
 
     def post(self, path: str, body: dict) -> tuple[int, bytes]:
-        if self.session is not None:
-            r = self.session.post(f"{self.base}{path}", json=body, timeout=30)
-            return r.status_code, r.content
+        """``(status, body)``; status 0 when the request failed on the way (counted as an error)."""
         try:
+            if self.session is not None:
+                r = self.session.post(f"{self.base}{path}", json=body, timeout=30)
+                return r.status_code, r.content
             self.connection.request("POST", path, body=json.dumps(body).encode(), headers=self.headers)
             r = self.connection.getresponse()
             return r.status, r.read()
-        except (http.client.HTTPException, OSError):
-            self.connection.close()
-            raise
+        except (http.client.HTTPException, OSError, requests.RequestException) as exc:
+            if self.session is None:
+                self.connection.close()
+            return 0, repr(exc).encode()
 
 
 class Client(threading.Thread):
@@ -128,6 +130,7 @@ class Client(threading.Thread):
             self.submit_ms.append((time.perf_counter() - t0) * 1000)
             if code not in (200, 201):
                 self.errors.append(f"submit {code}: {content[:200]!r}")
+                time.sleep(0.05)
                 continue
             self.cycles += 1
 
