@@ -3,8 +3,9 @@
 The coarse target ``overall_good`` is a decision tree over three image
 attributes (``rewardlab.synthetic.TREES``; default "linear": good iff
 photorealistic and (visually_compelling or not chaotic), which a linear
-aggregator can represent; ``--tree xor``: photorealistic XOR chaotic, which it
-cannot). Models, trained on N images with the ground truth as labels:
+aggregator can represent; ``--tree strict``: photorealistic and visually
+compelling and not chaotic, also linear but with few good images; ``--tree
+xor``: photorealistic XOR chaotic, which it cannot). Models, trained on N images with the ground truth as labels:
 
 - ``coarse``: the coarse model on the tree's output only;
 - ``cbm_tree``: CBM whose concepts are the three tree attributes;
@@ -23,11 +24,12 @@ carry) and the aggregator on the *true* attributes (the ceiling a perfect
 stage 1 would reach).
 
 Prints JSON (mean and std per model and N) and writes
-``benchmarks/out/cbm_vs_coarse[_xor].png`` (AUC against N with error bars,
+``benchmarks/out/cbm_vs_coarse[_<tree>].png`` (AUC against N with error bars,
 like Collins Fig. 4) and ``.json``. Features are cached in ``benchmarks/out/``.
 
     python benchmarks/cbm_vs_coarse.py                 # linear tree
     python benchmarks/cbm_vs_coarse.py --tree xor
+    python benchmarks/cbm_vs_coarse.py --tree strict
     python benchmarks/cbm_vs_coarse.py --n 100 200 --seeds 2   # quick look
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "out"
 
 from rewardlab.synthetic import COLLINS_QUALITY, generate, resolve_tree, tree_attributes  # noqa: E402
-from rewardlab.synthetic.truth import evaluate_tree  # noqa: E402
+from rewardlab.synthetic.truth import TREES, evaluate_tree  # noqa: E402
 
 N_VALUES = (100, 200, 500, 1000, 2000)
 IMAGES_PER_PROMPT = 4
@@ -162,7 +164,7 @@ def plot(result: dict, path: Path) -> None:
 # ---------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tree", default="linear", choices=["linear", "xor"])
+    parser.add_argument("--tree", default="linear", choices=sorted(TREES))
     parser.add_argument("--n", type=int, nargs="+", default=list(N_VALUES))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--size", type=int, default=512, help="Image side of the synthetic renderings.")

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT))
 
+from rewardlab.synthetic.truth import TREES  # noqa: E402
+
 STRATEGIES = ["all", "coarse", "random", "uncertainty_per_cost", "voi_per_cost", "attribute_value"]
 COST_AWARE = ["uncertainty_per_cost", "voi_per_cost", "attribute_value"]
 
@@ -48,7 +50,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> list[dict[str, 
     command = [sys.executable, str(ROOT / "manage.py"), "simulate", "--strategy", ",".join(args.strategies),
                "--budget", str(args.budget), "--seed", str(seed), "--prompts", str(args.prompts),
                "--retrain-every", str(args.retrain_every), "--annotators", str(args.annotators),
-               "--cbm-mode", args.cbm_mode,
+               "--cbm-mode", args.cbm_mode, "--tree", args.tree,
                "--json", str(out), "--var-dir", str(work / f"var-{seed}")]
     started = time.monotonic()
     log = work / f"seed-{seed}.log"
@@ -144,11 +146,14 @@ def simulations(args: argparse.Namespace) -> None:
     summary = summarise(results, budgets, args.budget)
     summary.update({"benchmark": "elicitation", "seeds": seeds, "budget_s": args.budget, "prompts": args.prompts,
                     "retrain_every": args.retrain_every, "annotators": args.annotators, "cbm_mode": args.cbm_mode,
+                    "tree": args.tree,
                     "wall_s": round(time.monotonic() - started, 1)})
-    stem = "elicitation" if args.cbm_mode == "sequential" else f"elicitation_{args.cbm_mode}"
+    stem = "_".join(["elicitation", *([args.tree] if args.tree != "linear" else []),
+                     *([args.cbm_mode] if args.cbm_mode != "sequential" else [])])
     (OUT / f"{stem}.png").write_bytes(auc_cost_png(
         results=results, target_auc=summary["target_auc"], budgets=budgets,
-        title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs, {args.cbm_mode} CBM)"))
+        title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs, {args.cbm_mode} CBM, "
+              f"tree {args.tree})"))
     if not args.from_json:
         (OUT / f"{stem}.json").write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
     print(json.dumps(summary, indent=2))
@@ -250,6 +255,9 @@ def main() -> None:
     parser.add_argument("--retrain-every", type=int, default=75)
     parser.add_argument("--cbm-mode", default="sequential", choices=["sequential", "independent", "joint"],
                         help="How the campaigns' CBMs train (outputs go to elicitation_<mode>.* unless sequential).")
+    parser.add_argument("--tree", default="linear", choices=sorted(TREES),
+                        help="The simulated world's decision tree of overall_good (outputs go to elicitation_<tree>.* "
+                             "unless linear).")
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=3, help="Seeds simulated at once (processes).")
     parser.add_argument("--work", default="", help="Folder for the per-seed databases and JSON.")

@@ -127,7 +127,7 @@ def generate(n_prompts: int, images_per_prompt: int, seed: int, *, size: int = 5
              defect_rate: float = 1.0) -> list[SyntheticImage]:
     """Plan a dataset. ``defect_rate`` multiplies every defect probability (0: no defects, 1: the balanced default).
 
-    ``tree`` is a preset name ("linear", "xor"), a ``Node`` or nested
+    ``tree`` is a preset name ("linear", "strict", "xor"), a ``Node`` or nested
     ``(attribute, if_true, if_false)`` tuples; it decides ``overall_good``.
     Images render on demand (``.image``, ``.png_bytes()``), so planning is cheap.
     """

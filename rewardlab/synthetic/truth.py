@@ -73,7 +73,11 @@ Tree = Union[Node, bool]
 LINEAR = Node("photorealistic", Node("visually_compelling", True, Node("chaotic", False, True)), False)
 # photorealistic XOR chaotic: no linear aggregator over the attributes can fit it.
 XOR = Node("photorealistic", Node("chaotic", False, True), Node("chaotic", True, False))
-TREES: dict[str, Tree] = {"linear": LINEAR, "xor": XOR}
+# good iff photorealistic and visually_compelling and not chaotic: every check must pass (about 16% good).
+# Also linearly separable (photorealistic + visually_compelling - chaotic >= 2), but the good images are
+# rare, so a model of the coarse label alone sees few of them while each concept label stays balanced.
+STRICT = Node("photorealistic", Node("visually_compelling", Node("chaotic", False, True), False), False)
+TREES: dict[str, Tree] = {"linear": LINEAR, "xor": XOR, "strict": STRICT}
 
 
 def resolve_tree(tree: "str | Tree | Sequence") -> Tree:

@@ -281,10 +281,12 @@ def test_tree_presets_compute_overall_good_as_specified(planned):
         assert evaluate_tree(LINEAR, attrs) == evaluate_tree("linear", attrs)
         assert evaluate_tree("xor", attrs) == (p != c)
         assert evaluate_tree(XOR, attrs) == (p != c)
+        assert evaluate_tree("strict", attrs) == (p and v and not c)
     assert tree_attributes("linear") == ["photorealistic", "visually_compelling", "chaotic"]
     for img in planned:
         t = img.truth
         assert t["overall_good"] == (t["photorealistic"] and (t["visually_compelling"] or not t["chaotic"]))
+    assert tree_attributes("strict") == ["photorealistic", "visually_compelling", "chaotic"]
     xor = generate(20, 2, seed=2024, tree="xor")
     assert all(i.truth["overall_good"] == (i.truth["photorealistic"] != i.truth["chaotic"]) for i in xor)
     custom = generate(20, 2, seed=2024, tree=("funny", True, ("blurry", False, True)))

@@ -38,6 +38,7 @@ from annotator.management.commands.import_items import write_report
 from annotator.models import Campaign
 from annotator.services.campaigns import campaign_create, campaign_get
 from annotator.services.imports import items_import_records, manifest_read
+from rewardlab.synthetic.truth import TREES
 
 DEFAULT_PRESETS = "richhf,imagereward,collins"
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--prompts", type=int, required=True)
         parser.add_argument("--images-per-prompt", type=int, required=True)
         parser.add_argument("--seed", type=int, required=True)
-        parser.add_argument("--tree", default="linear", help="Decision tree of overall_good: linear or xor.")
+        parser.add_argument("--tree", default="linear", choices=sorted(TREES), help="Decision tree of overall_good.")
         parser.add_argument("--presets", default=DEFAULT_PRESETS, help="Presets of a newly created campaign.")
         parser.add_argument("--size", type=int, default=512, help="Image side in pixels.")
         parser.add_argument("--defect-rate", type=float, default=1.0)

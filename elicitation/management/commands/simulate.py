@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from elicitation.simulation.campaign import DEFAULT_TRAINING, SimulationConfig
 from elicitation.strategies import STRATEGIES
+from rewardlab.synthetic.truth import TREES
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=128, help="Image side in pixels.")
         parser.add_argument("--heldout-frac", type=float, default=0.2)
         parser.add_argument("--overlap", type=int, default=1)
-        parser.add_argument("--tree", default="linear", help="Decision tree of overall_good: linear or xor.")
+        parser.add_argument("--tree", default="linear", choices=sorted(TREES), help="Decision tree of overall_good.")
         parser.add_argument("--task-time-limit", type=float, default=90.0, help="Seconds bundled into one task.")
         parser.add_argument("--unsure-scale", type=float, default=0.3, help="Multiplies Collins Table 1's unsure rates.")
         parser.add_argument("--noise", type=float, default=0.05, help="Chance a sure answer is wrong.")
