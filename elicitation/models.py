@@ -93,7 +93,10 @@ class LedgerEntry(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ledger_entries", db_index=False)
     assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="ledger_entries")
-    attribute = models.ForeignKey(Attribute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No index of its own: every issue and submit writes a row per attribute, and only deleting an attribute
+    # (an admin's rare act) looks entries up by it.
+    attribute = models.ForeignKey(Attribute, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     seconds = models.FloatField()
     measured_s = models.FloatField(null=True, blank=True,
@@ -103,7 +106,8 @@ class LedgerEntry(models.Model):
     class Meta:
         verbose_name_plural = "ledger entries"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["campaign", "created_at"]), models.Index(fields=["campaign", "kind"])]
+        # One index serves every read by campaign (totals by kind, the spend series, the admin's filters).
+        indexes = [models.Index(fields=["campaign", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.seconds:.1f} s"

@@ -152,6 +152,9 @@ def test_deleting_a_campaign_keeps_shared_images(campaign):
 
 
 def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaign):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from annotator.rows import rows_insert
 
     annotator = f.user_make()
@@ -177,8 +180,10 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
     # One object repeated down a column is converted once and stored in every row.
     shared = {"value": 3}
     other = f.assignment_make(annotator=f.user_make(), target=item.target, attributes=attributes)
-    rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "valid", "created_at"),
-                [(other.pk, a.pk, item.target.pk, annotator.pk, shared, True, now) for a in attributes])
+    with CaptureQueriesContext(connection) as queries:  # logged: the %s statement instead of PostgreSQL's $n
+        rows_insert(Response, ("assignment", "attribute", "target", "annotator", "value", "valid", "created_at"),
+                    [(other.pk, a.pk, item.target.pk, annotator.pk, shared, True, now) for a in attributes])
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT INTO")
     assert list(Response.objects.filter(assignment=other).values_list("value", flat=True)) == [shared] * 3
     with pytest.raises(ValueError, match="a row has 2 values for 3 columns"):
         rows_insert(Response, ("assignment", "attribute", "value"), [(other.pk, attributes[0].pk, {}), (1, 2)])
