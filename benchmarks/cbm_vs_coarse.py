@@ -5,7 +5,8 @@ attributes (``rewardlab.synthetic.TREES``; default "linear": good iff
 photorealistic and (visually_compelling or not chaotic), which a linear
 aggregator can represent; ``--tree strict``: photorealistic and visually
 compelling and not chaotic, also linear but with few good images; ``--tree
-xor``: photorealistic XOR chaotic, which it cannot). Models, trained on N images with the ground truth as labels:
+xor``: photorealistic XOR chaotic, which it cannot). Models, trained on N
+images with the ground truth as labels:
 
 - ``coarse``: the coarse model on the tree's output only;
 - ``cbm_tree``: CBM whose concepts are the three tree attributes;
