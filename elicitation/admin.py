@@ -146,15 +146,16 @@ class LedgerEntryAdmin(ReadOnlyMixin, BigTableAdmin):
             queryset = response.context_data["cl"].queryset
         except (AttributeError, KeyError):
             return response  # a redirect or an error page
-        sums = {kind: {"seconds": total or 0.0, "n": n} for kind, total, n in
-                queryset.order_by().values_list("kind").annotate(total=Sum("seconds"), n=Count("pk"))}
+        sums = {kind: {"seconds": total or 0.0, "settled": settled or 0.0, "n": n} for kind, total, settled, n in
+                queryset.order_by().values_list("kind")
+                .annotate(total=Sum("seconds"), settled=Sum("settled_s"), n=Count("pk"))}
         for kind in LedgerEntry.Kind.values:
-            sums.setdefault(kind, {"seconds": 0.0, "n": 0})
-        reserve, release = sums["reserve"]["seconds"], sums["release"]["seconds"]
+            sums.setdefault(kind, {"seconds": 0.0, "settled": 0.0, "n": 0})
+        outstanding = sum(LedgerEntry.reserved_delta(kind, s["seconds"], s["settled"]) for kind, s in sums.items())
         response.context_data["ledger_totals"] = {
             "rows": [(kind, sums[kind]["n"], sums[kind]["seconds"], sums[kind]["seconds"] / 3600.0)
                      for kind in LedgerEntry.Kind.values],
-            "outstanding": reserve - release, "outstanding_h": (reserve - release) / 3600.0,
+            "outstanding": outstanding, "outstanding_h": outstanding / 3600.0,
         }
         return response
 

@@ -82,7 +82,11 @@ class AttributeCap(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """One movement of budget: reserve on issue, charge on submit, release on skip, expiry or cancel."""
+    """One movement of budget: reserve on issue, charge on submit, release on skip, expiry or cancel.
+
+    A charge settles its attribute's reservation (``settled_s``); what an
+    assignment holds reserved is its reserves less its releases and settlements.
+    """
 
     class Kind(models.TextChoices):
         RESERVE = "reserve", "reserve"
@@ -101,6 +105,8 @@ class LedgerEntry(models.Model):
     seconds = models.FloatField()
     measured_s = models.FloatField(null=True, blank=True,
                                    help_text="Charge: the measured time before the cap and the budget ceiling.")
+    settled_s = models.FloatField(default=0.0,
+                                  help_text="Charge: the reservation of this attribute that the charge settles.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -111,6 +117,13 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.seconds:.1f} s"
+
+    @classmethod
+    def reserved_delta(cls, kind: str, seconds: float, settled_s: float) -> float:
+        """How entries move what is reserved: a reserve adds, a release and a charge's settlement take away."""
+        if kind == cls.Kind.RESERVE:
+            return seconds
+        return -seconds if kind == cls.Kind.RELEASE else -settled_s
 
 
 class AttributeCostEstimate(models.Model):

@@ -47,9 +47,12 @@ def budget_summary(*, campaign: Campaign, budget: Budget | None | bool = False) 
     if budget is not None:
         return BudgetSummary(budget.limit_s, budget.charged_s, budget.reserved_s, budget.remaining_s,
                              budget.hourly_rate, budget.currency)
-    sums = dict(LedgerEntry.objects.filter(campaign=campaign).values_list("kind").annotate(total=Sum("seconds")))
-    reserved = sums.get(Kind.RESERVE, 0.0) - sums.get(Kind.RELEASE, 0.0)
-    return BudgetSummary(None, sums.get(Kind.CHARGE, 0.0), max(reserved, 0.0), None, None, "")
+    charged = reserved = 0.0
+    for kind, total, settled in (LedgerEntry.objects.filter(campaign=campaign).values_list("kind")
+                                 .annotate(total=Sum("seconds"), settled=Sum("settled_s"))):
+        charged += total if kind == Kind.CHARGE else 0.0
+        reserved += LedgerEntry.reserved_delta(kind, total, settled)
+    return BudgetSummary(None, charged, max(reserved, 0.0), None, None, "")
 
 
 def spend_series(*, campaign: Campaign) -> dict[str, list]:
@@ -64,20 +67,17 @@ def spend_series(*, campaign: Campaign) -> dict[str, list]:
     length = span["last"] - span["first"]
     trunc = TruncMinute if length <= timedelta(hours=6) else TruncHour if length <= timedelta(days=14) else TruncDay
     rows = (entries.annotate(bucket=trunc("created_at")).values_list("bucket", "kind")
-            .annotate(total=Sum("seconds")).order_by("bucket"))
+            .annotate(total=Sum("seconds"), settled=Sum("settled_s")).order_by("bucket"))
     t, charged, reserved = [], [], []
     total_charged = total_reserved = 0.0
-    for bucket, kind, total in rows:
+    for bucket, kind, total, settled in rows:
         if not t or t[-1] != bucket:
             t.append(bucket)
             charged.append(total_charged)
             reserved.append(total_reserved)
         if kind == Kind.CHARGE:
             total_charged += total
-        elif kind == Kind.RESERVE:
-            total_reserved += total
-        else:
-            total_reserved -= total
+        total_reserved += LedgerEntry.reserved_delta(kind, total, settled)
         charged[-1], reserved[-1] = total_charged, max(total_reserved, 0.0)
     return {"t": t, "charged": charged, "reserved": reserved}
 

@@ -13,6 +13,12 @@ Charged plus reserved never exceeds the limit:
   reserved estimate (an idle tab must not drain the budget), and never more
   than the room left once the assignment's own reservation is released.
   Work past the ceiling is still recorded (``measured_s``), never charged.
+- a charge settles its attribute's reservation (``settled_s``: what was
+  still reserved), so a submit writes one row per answered attribute; a
+  requested attribute left unanswered is released.
+
+What an assignment still holds reserved is therefore its reserves minus its
+releases minus what its charges settled, per attribute.
 
 A campaign without a Budget row is unlimited: the entries are written all
 the same (spend over time, cost per attribute) without taking a lock.
@@ -89,27 +95,27 @@ def _round(seconds: float) -> float:
 
 
 def _outstanding(*, assignment_id: int) -> dict[int | None, float]:
-    """Reserved and not yet released, per attribute id, of one assignment."""
+    """Reserved and neither released nor settled by a charge, per attribute id, of one assignment."""
     q = connection.ops.quote_name
     with connection.cursor() as cursor:  # plain SQL: every submit asks
-        cursor.execute(f"SELECT {q('attribute_id')}, {q('kind')}, {q('seconds')} FROM {q(LedgerEntry._meta.db_table)} "
-                       f"WHERE {q('assignment_id')} = %s AND {q('kind')} IN (%s, %s)",
-                       [assignment_id, Kind.RESERVE.value, Kind.RELEASE.value])
+        cursor.execute(f"SELECT {q('attribute_id')}, {q('kind')}, {q('seconds')}, {q('settled_s')} "
+                       f"FROM {q(LedgerEntry._meta.db_table)} WHERE {q('assignment_id')} = %s",
+                       [assignment_id])
         rows = cursor.fetchall()
     out: dict[int | None, float] = defaultdict(float)
-    for attribute_id, kind, seconds in rows:
-        out[attribute_id] += seconds if kind == Kind.RESERVE else -seconds
+    for attribute_id, kind, seconds, settled in rows:
+        out[attribute_id] += LedgerEntry.reserved_delta(kind, seconds, settled)
     return {aid: _round(value) for aid, value in out.items() if value > EPS}
 
 
-ENTRY_COLUMNS = ("campaign", "assignment", "attribute", "kind", "seconds", "measured_s", "created_at")
+ENTRY_COLUMNS = ("campaign", "assignment", "attribute", "kind", "seconds", "measured_s", "settled_s", "created_at")
+Entry = tuple[int | None, str, float, float | None, float]  # attribute_id, kind, seconds, measured_s, settled_s
 
 
-def _entries_write(assignment: Assignment, entries: Sequence[tuple[int | None, str, float, float | None]]) -> None:
-    """Append ``(attribute_id, kind, seconds, measured_s)`` entries of one assignment (one INSERT)."""
+def _entries_write(assignment: Assignment, entries: Sequence[Entry]) -> None:
+    """Append entries of one assignment (one INSERT)."""
     now = timezone.now()
-    rows_insert(LedgerEntry, ENTRY_COLUMNS, [(assignment.campaign_id, assignment.pk, aid, kind, seconds, measured, now)
-                                             for aid, kind, seconds, measured in entries])
+    rows_insert(LedgerEntry, ENTRY_COLUMNS, [(assignment.campaign_id, assignment.pk, *entry, now) for entry in entries])
 
 
 def _caps_move(*, budget: Budget, cap_ids: set[int], reserved: Mapping[int, float] | None = None,
@@ -188,15 +194,15 @@ def ledger_reserve(*, assignment: Assignment) -> float:
         budget.reserved_s = _round(budget.reserved_s + total)
         instance_update(budget, ["reserved_s", "updated_at"])
         _caps_move(budget=budget, cap_ids=set(caps), reserved=costs)
-    _entries_write(assignment, [(aid, Kind.RESERVE, seconds, None) for aid, seconds in costs.items()])
+    _entries_write(assignment, [(aid, Kind.RESERVE, seconds, None, 0.0) for aid, seconds in costs.items()])
     if assignment.estimated_cost_s != total:  # the issuer may have stored it already
         Assignment.objects.filter(pk=assignment.pk).update(estimated_cost_s=total)
         assignment.estimated_cost_s = total
     return total
 
 
-def _release_entries(outstanding: Mapping[int | None, float]) -> list[tuple[int | None, str, float, None]]:
-    return [(aid, Kind.RELEASE, seconds, None) for aid, seconds in outstanding.items()]
+def _release_entries(outstanding: Mapping[int | None, float]) -> list[Entry]:
+    return [(aid, Kind.RELEASE, seconds, None, 0.0) for aid, seconds in outstanding.items()]
 
 
 @transaction.atomic(savepoint=False)
@@ -219,7 +225,7 @@ def ledger_release(*, assignment: Assignment) -> float:
 @transaction.atomic(savepoint=False)
 def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None],
                   attributes: Sequence[Attribute] | None = None) -> float:
-    """Charge a submission's measured time (capped), release its reservation, record the costs measured.
+    """Charge a submission's measured time (capped), settle or release its reservation, record the costs measured.
 
     ``active_ms`` maps each answered attribute key to its active time (None:
     the browser sent none; the estimate is charged); ``attributes``: the
@@ -261,8 +267,10 @@ def ledger_charge(*, assignment: Assignment, active_ms: Mapping[str, int | None]
         touched = {aid for aid in [*outstanding, *charges] if aid is not None}
         _caps_move(budget=budget, cap_ids=_cap_ids(budget=budget, attribute_ids=touched),
                    reserved={aid: -s for aid, s in outstanding.items()}, charged=charges)
-    _entries_write(assignment, [*_release_entries(outstanding),
-                                *[(aid, Kind.CHARGE, charges[aid], _round(measured[aid])) for aid in answered]])
+    # Each charge settles its attribute's reservation; what was reserved for an unanswered attribute is released.
+    _entries_write(assignment, [*_release_entries({aid: s for aid, s in outstanding.items() if aid not in charges}),
+                                *[(aid, Kind.CHARGE, charges[aid], _round(measured[aid]), outstanding.get(aid, 0.0))
+                                  for aid in answered]])
     timed = {aid: measured[aid] for aid in answered if by_id[aid] is not None}
     speed = policy.per_annotator_speed and bool(timed)
     if timed:
@@ -282,13 +290,13 @@ def budget_totals_reconcile(*, campaign: Campaign) -> Budget | None:
     if budget is None:
         return None
     per_attribute: dict[int | None, dict[str, float]] = defaultdict(lambda: {"charged": 0.0, "reserved": 0.0})
-    for aid, kind, total in (LedgerEntry.objects.filter(campaign=campaign).values_list("attribute_id", "kind")
-                             .annotate(total=Sum("seconds"))):
+    for aid, kind, total, settled in (LedgerEntry.objects.filter(campaign=campaign)
+                                      .values_list("attribute_id", "kind")
+                                      .annotate(total=Sum("seconds"), settled=Sum("settled_s"))):
         bucket = per_attribute[aid]
         if kind == Kind.CHARGE:
             bucket["charged"] += total
-        else:
-            bucket["reserved"] += total if kind == Kind.RESERVE else -total
+        bucket["reserved"] += LedgerEntry.reserved_delta(kind, total, settled)
     budget.charged_s = _round(sum(b["charged"] for b in per_attribute.values()))
     budget.reserved_s = max(_round(sum(b["reserved"] for b in per_attribute.values())), 0.0)
     budget.save(update_fields=["charged_s", "reserved_s", "updated_at"])

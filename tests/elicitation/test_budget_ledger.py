@@ -14,6 +14,7 @@ from annotator.services.next_task import task_next
 from annotator.services.reviews import review_submit
 from elicitation.costs import cost_estimate
 from elicitation.models import AttributeCap, AttributeCostEstimate, Budget, LedgerEntry
+from elicitation.selectors.budgets import budget_summary, spend_series
 from elicitation.selectors.costs import attribute_costs
 from elicitation.services.costs import cost_estimates_refresh
 from elicitation.services.ledger import budget_totals_reconcile
@@ -115,9 +116,11 @@ def test_issue_reserves_and_submit_charges_the_capped_measured_time(campaign, dj
                           responses={"cheap": {"value": True}, "middle": {"value": False}, "dear": {"skipped": True}},
                           active_ms={"cheap": 12_000, "middle": 600_000})
 
-    charges = {e.attribute.key: (e.seconds, e.measured_s) for e in LedgerEntry.objects.filter(kind="charge")}
-    assert charges == {"cheap": (12.0, 12.0), "middle": (60.0, 600.0), "dear": (40.0, 40.0)}
-    assert sorted(e.attribute.key for e in LedgerEntry.objects.filter(kind="release")) == ["cheap", "dear", "middle"]
+    charges = {e.attribute.key: (e.seconds, e.measured_s, e.settled_s)
+               for e in LedgerEntry.objects.filter(kind="charge")}
+    # Each charge settles its attribute's reservation: no release rows for what was answered.
+    assert charges == {"cheap": (12.0, 12.0, 10.0), "middle": (60.0, 600.0, 20.0), "dear": (40.0, 40.0, 40.0)}
+    assert not LedgerEntry.objects.filter(kind="release").exists()
     assert totals(campaign) == (112.0, 0.0)
     # The raw times feed the cost model (the browser's timer already drops idle gaps).
     assert AttributeCostEstimate.objects.get(attribute__key="middle").sum_log_s == pytest.approx(math.log(600))
@@ -177,6 +180,33 @@ def test_invalidation_keeps_the_entries(campaign, inspector_user):
     assert Assignment.objects.get(pk=assignment.pk).status == "invalidated"
     assert ledger(campaign) == before
     assert totals(campaign) == (15.0, 0.0)
+
+
+def test_a_submit_settles_what_it_answers_and_releases_what_it_leaves(campaign):
+    campaign.attributes.filter(key="dear").update(required=False)
+    budget = Budget.objects.create(campaign=campaign, limit_s=1000.0)
+    f.item_make(campaign=campaign)
+    annotator = f.user_make()
+    assignment = task_next(campaign=campaign, annotator=annotator)
+
+    assignment_submit(assignment_id=assignment.pk, annotator=annotator, submission_id=uuid.uuid4(),
+                      responses={"cheap": {"value": True}, "middle": {"value": False}},
+                      active_ms={"cheap": 11_000, "middle": 25_000})
+
+    rows = {(e.kind, e.attribute.key): (e.seconds, e.settled_s)
+            for e in LedgerEntry.objects.filter(campaign=campaign, kind__in=["charge", "release"])}
+    assert rows == {("charge", "cheap"): (11.0, 10.0), ("charge", "middle"): (25.0, 20.0),
+                    ("release", "dear"): (40.0, 0.0)}
+    assert totals(campaign) == (36.0, 0.0)
+    # Every reading of the ledger agrees: reconcile, the spend series and an unlimited campaign's sums.
+    Budget.objects.filter(pk=budget.pk).update(charged_s=0, reserved_s=999)
+    budget_totals_reconcile(campaign=campaign)
+    assert totals(campaign) == (36.0, 0.0)
+    series = spend_series(campaign=campaign)
+    assert (series["charged"][-1], series["reserved"][-1]) == (36.0, 0.0)
+    budget.delete()
+    summary = budget_summary(campaign=campaign)
+    assert (summary.charged_s, summary.reserved_s) == (36.0, 0.0)
 
 
 def test_reconcile_rebuilds_the_totals_from_the_ledger(campaign):

@@ -81,7 +81,11 @@ def test_ledger_is_read_only_with_totals(spent, researcher_user, client):
     html = client.get("/admin/elicitation/ledgerentry/").content.decode()
     assert 'id="ledger-totals"' in html
     assert '<tr data-kind="charge"><td>charge</td><td>2</td><td>60.0</td><td>0.02</td></tr>' in html
-    assert '<tr data-kind="release"><td>release</td><td>2</td><td>50.0</td><td>0.01</td></tr>' in html
+    # The charges settled the first task's reservation (no release rows); the second task's is outstanding.
+    assert '<tr data-kind="release"><td>release</td><td>0</td><td>0.0</td><td>0.00</td></tr>' in html
+    outstanding = Budget.objects.get(campaign=campaign).reserved_s
+    assert f'<tr data-kind="outstanding"><td>reserved, not yet released or settled</td><td></td><td>{outstanding:.1f}</td>' \
+        in html
     filtered = client.get("/admin/elicitation/ledgerentry/?kind__exact=charge").content.decode()
     assert '<tr data-kind="reserve"><td>reserve</td><td>0</td><td>0.0</td>' in filtered
     entry = LedgerEntry.objects.first()
