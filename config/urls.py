@@ -13,7 +13,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("annotator.api_urls")),
     path("api/", include("rewardlab.api_urls")),
-    path("api/", include("elicitation.api_urls")),
     path("rewardlab/", include("rewardlab.urls")),
     path("elicitation/", include("elicitation.urls")),
     path("", include("annotator.urls")),
