@@ -49,7 +49,8 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> list[dict[str, 
     out = work / f"seed-{seed}.json"
     command = [sys.executable, str(ROOT / "manage.py"), "simulate", "--strategy", ",".join(args.strategies),
                "--budget", str(args.budget), "--seed", str(seed), "--prompts", str(args.prompts),
-               "--retrain-every", str(args.retrain_every), "--annotators", str(args.annotators),
+               "--retrain-every", str(args.retrain_every), "--retrain-every-s", str(args.retrain_every_s),
+               "--annotators", str(args.annotators),
                "--cbm-mode", args.cbm_mode, "--tree", args.tree,
                "--json", str(out), "--var-dir", str(work / f"var-{seed}")]
     started = time.monotonic()
@@ -145,11 +146,13 @@ def simulations(args: argparse.Namespace) -> None:
         args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]
     summary = summarise(results, budgets, args.budget)
     summary.update({"benchmark": "elicitation", "seeds": seeds, "budget_s": args.budget, "prompts": args.prompts,
-                    "retrain_every": args.retrain_every, "annotators": args.annotators, "cbm_mode": args.cbm_mode,
+                    "retrain_every": args.retrain_every, "retrain_every_s": args.retrain_every_s,
+                    "annotators": args.annotators, "cbm_mode": args.cbm_mode,
                     "tree": args.tree,
                     "wall_s": round(time.monotonic() - started, 1)})
     stem = "_".join(["elicitation", *([args.tree] if args.tree != "linear" else []),
-                     *([args.cbm_mode] if args.cbm_mode != "sequential" else [])])
+                     *([args.cbm_mode] if args.cbm_mode != "sequential" else []),
+                     *(["spend"] if args.retrain_every_s > 0 else [])])
     (OUT / f"{stem}.png").write_bytes(auc_cost_png(
         results=results, target_auc=summary["target_auc"], budgets=budgets,
         title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs, {args.cbm_mode} CBM, "
@@ -253,6 +256,10 @@ def main() -> None:
     parser.add_argument("--budgets", default="", help="Budgets to report AUC at (default: 25/50/75/100%%).")
     parser.add_argument("--prompts", type=int, default=100)
     parser.add_argument("--retrain-every", type=int, default=75)
+    parser.add_argument("--retrain-every-s", type=float, default=0.0,
+                        help="Retrain every this many charged seconds instead of every --retrain-every values, so "
+                             "every strategy's cost to the target is read off the same grid (outputs go to "
+                             "elicitation_..._spend.*).")
     parser.add_argument("--cbm-mode", default="sequential", choices=["sequential", "independent", "joint"],
                         help="How the campaigns' CBMs train (outputs go to elicitation_<mode>.* unless sequential).")
     parser.add_argument("--tree", default="linear", choices=sorted(TREES),

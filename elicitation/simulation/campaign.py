@@ -45,6 +45,9 @@ class SimulationConfig:
     seed: int = 0
     annotators: int = 8
     retrain_every: int = 50
+    #: When positive, retrain each time this many more seconds were charged, instead of every ``retrain_every``
+    #: values: strategies whose labels cost differently are then compared on the same grid of cost.
+    retrain_every_s: float = 0.0
     prompts: int = 150
     images_per_prompt: int = 4
     size: int = 128

@@ -5,7 +5,9 @@ configured issuer, the ledger hook reserving), answers drawn from the
 ground truth by the ``AnswerModel``, ``assignment_submit`` (the hook
 charging the measured time; consolidation runs eagerly on commit), then
 rewardlab's ``consolidated_count`` with the new values, which starts a
-retrain every ``retrain_every`` values. Celery runs eagerly, so the training
+retrain every ``retrain_every`` values (or, with ``retrain_every_s``, a
+retrain each time the charged spend has grown by that many seconds, so that
+strategies whose labels cost differently are read off the same grid of cost). Celery runs eagerly, so the training
 run, the model's activation and the ``scores_recompute`` it sends all happen
 in-process before the next step. Annotators take turns until the budget
 refuses them (409 ``budget_exhausted``) or nothing is left.
@@ -76,6 +78,7 @@ def simulation_run(*, config: SimulationConfig, name: str | None = None,
     kind = _reward_kind(config.strategy)
 
     curve: list[dict[str, Any]] = []
+    retrained_at_s = 0.0  # charged seconds at the last spend-driven retrain
     active = list(users)
     steps, refusals = 0, Counter()
     while active and steps < MAX_STEPS:
@@ -96,7 +99,14 @@ def simulation_run(*, config: SimulationConfig, name: str | None = None,
             assignment_submit(assignment_id=assignment.pk, annotator=user, submission_id=uuid.uuid4(),
                               responses=responses, active_ms=active_ms)
             steps += 1
-            curve += _retrain_points(campaign, consolidated_count(campaign_id=campaign.pk, n_changed=len(keys)), kind)
+            if config.retrain_every_s > 0:
+                charged = Budget.objects.filter(campaign=campaign).values_list("charged_s", flat=True).get()
+                if charged - retrained_at_s >= config.retrain_every_s:
+                    retrained_at_s = charged
+                    curve += _retrain_points(campaign, retrain_start(campaign=campaign, trigger="simulation"), kind)
+            else:
+                curve += _retrain_points(campaign, consolidated_count(campaign_id=campaign.pk, n_changed=len(keys)),
+                                         kind)
     # What was bought since the last retrain counts too.
     curve += _retrain_points(campaign, retrain_start(campaign=campaign, trigger="simulation"), kind)
 

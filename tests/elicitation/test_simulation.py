@@ -76,3 +76,25 @@ def test_simulated_campaign_trains_its_cbm_in_the_mode_asked(settings, tmp_path)
     assert row.training_config["cbm"]["mode"] == "joint"
     assert "mode" not in row.training_config["coarse"]  # the coarse model has no such setting
     assert training_config_resolve(campaign=campaign, kind="cbm")["params"]["mode"] == "joint"
+
+
+def test_simulation_can_retrain_on_a_grid_of_spend(settings, tmp_path):
+    """--retrain-every-s: a model each time the charged spend grew by that much, whatever the labels cost."""
+    from rewardlab.models import CampaignModelSettings
+
+    settings.VAR_DIR = tmp_path / "var"
+    out = tmp_path / "sim.json"
+
+    call_command("simulate", "--in-place", "--strategy", "coarse", "--budget", "2000", "--seed", "3",
+                 "--prompts", "16", "--images-per-prompt", "4", "--size", "64", "--annotators", "2",
+                 "--retrain-every-s", "500", "--json", str(out))
+
+    result = json.loads(out.read_text())
+    assert result["config"]["retrain_every_s"] == 500.0
+    costs = [p["cost"] for p in result["curve"]]
+    # One retrain per 500 s step (the first may fail while one class is missing), and the last one at the end.
+    assert len(costs) >= 2
+    assert all(later - earlier >= 500 - 1e-6 for earlier, later in zip(costs[:-2], costs[1:-1]))
+    assert costs[-1] == pytest.approx(result["charged_s"], abs=0.1)
+    # Spend, not values, drove the retrains: the value counter was never fed.
+    assert CampaignModelSettings.objects.get(campaign_id=result["campaign"]).n_new_values == 0

@@ -41,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--annotators", type=int, default=8)
         parser.add_argument("--retrain-every", type=int, default=50, help="New consolidated values per retrain.")
+        parser.add_argument("--retrain-every-s", type=float, default=0.0,
+                            help="Retrain each time this many more annotator-seconds were charged instead (0: off); "
+                                 "compares strategies whose labels cost differently on the same grid of cost.")
         parser.add_argument("--prompts", type=int, default=150)
         parser.add_argument("--images-per-prompt", type=int, default=4)
         parser.add_argument("--size", type=int, default=128, help="Image side in pixels.")
@@ -88,7 +91,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _argv(opts) -> list[str]:
-        names = ("strategy", "budget", "seed", "annotators", "retrain_every", "prompts", "images_per_prompt", "size",
+        names = ("strategy", "budget", "seed", "annotators", "retrain_every", "retrain_every_s", "prompts", "images_per_prompt", "size",
                  "heldout_frac", "overlap", "tree", "task_time_limit", "unsure_scale", "noise", "training", "cbm_mode",
                  "json_out")
         flags = {"json_out": "--json"}
@@ -109,7 +112,7 @@ class Command(BaseCommand):
         for strategy in strategies:
             config = SimulationConfig(
                 strategy=strategy, budget_s=opts["budget"], seed=opts["seed"], annotators=opts["annotators"],
-                retrain_every=opts["retrain_every"], prompts=opts["prompts"],
+                retrain_every=opts["retrain_every"], retrain_every_s=opts["retrain_every_s"], prompts=opts["prompts"],
                 images_per_prompt=opts["images_per_prompt"], size=opts["size"], heldout_frac=opts["heldout_frac"],
                 overlap=opts["overlap"], tree=opts["tree"], task_time_limit_s=opts["task_time_limit"],
                 unsure_scale=opts["unsure_scale"], noise=opts["noise"], training=training, cbm_mode=opts["cbm_mode"])
