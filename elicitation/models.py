@@ -103,9 +103,9 @@ class LedgerEntry(models.Model):
                                   db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     seconds = models.FloatField()
-    measured_s = models.FloatField(null=True, blank=True,
+    measured_s = models.FloatField("measured (s)", null=True, blank=True,
                                    help_text="Charge: the measured time before the cap and the budget ceiling.")
-    settled_s = models.FloatField(default=0.0,
+    settled_s = models.FloatField("settled (s)", default=0.0,
                                   help_text="Charge: the reservation of this attribute that the charge settles.")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -84,6 +84,7 @@ def test_ledger_is_read_only_with_totals(spent, researcher_user, client):
     # The charges settled the first task's reservation (no release rows); the second task's is outstanding.
     assert '<tr data-kind="release"><td>release</td><td>0</td><td>0.0</td><td>0.00</td></tr>' in html
     outstanding = Budget.objects.get(campaign=campaign).reserved_s
+    assert "settled (s)" in html.lower()  # each charge's settlement is listed beside its seconds
     assert f'<tr data-kind="outstanding"><td>reserved, not yet released or settled</td><td></td><td>{outstanding:.1f}</td>' \
         in html
     filtered = client.get("/admin/elicitation/ledgerentry/?kind__exact=charge").content.decode()
