@@ -125,7 +125,8 @@ class BudgetAdmin(admin.ModelAdmin):
 class LedgerEntryAdmin(ReadOnlyMixin, BigTableAdmin):
     """Read-only: entries are written by the ledger hook only."""
 
-    list_display = ("created_at", "campaign", "assignment_link", "attribute", "kind", "seconds", "measured_s", "settled_s")
+    list_display = ("created_at", "campaign", "assignment_link", "attribute", "kind", "seconds", "measured_s",
+                    "settled_s")
     list_filter = ("kind", "campaign", ("attribute__key", admin.AllValuesFieldListFilter))
     list_select_related = ("campaign", "attribute")
     date_hierarchy = "created_at"

@@ -7,9 +7,9 @@ charging the measured time; consolidation runs eagerly on commit), then
 rewardlab's ``consolidated_count`` with the new values, which starts a
 retrain every ``retrain_every`` values (or, with ``retrain_every_s``, a
 retrain each time the charged spend has grown by that many seconds, so that
-strategies whose labels cost differently are read off the same grid of cost). Celery runs eagerly, so the training
-run, the model's activation and the ``scores_recompute`` it sends all happen
-in-process before the next step. Annotators take turns until the budget
+strategies whose labels cost differently are read off the same grid of
+cost). Celery runs eagerly, so the training run, the model's activation and
+the ``scores_recompute`` it sends all happen in-process before the next step. Annotators take turns until the budget
 refuses them (409 ``budget_exhausted``) or nothing is left.
 
 After every finished retrain the curve gets a point: the budget's charged
