@@ -8,7 +8,8 @@ seeds), the cost each strategy needs to reach it (per seed and the median),
 the AUC each has at fixed budgets (mean over seeds), the labels bought, and
 the final aggregator weights. The figure goes to ``benchmarks/out/elicitation.png``
 and the raw results to ``benchmarks/out/elicitation.json`` (``elicitation_joint.*``
-with ``--cbm-mode joint``: the CBM's coarse labels then train its concept network too).
+with ``--cbm-mode joint``: the CBM's coarse labels then train its concept network too;
+``--tree``, ``--retrain-every-s`` and a subset of ``--strategies`` add their own suffixes).
 
     python benchmarks/elicitation.py                          # 6 strategies x 5 seeds
     python benchmarks/elicitation.py --seeds 2 --budget 12000 # quicker look
@@ -152,7 +153,9 @@ def simulations(args: argparse.Namespace) -> None:
                     "wall_s": round(time.monotonic() - started, 1)})
     stem = "_".join(["elicitation", *([args.tree] if args.tree != "linear" else []),
                      *([args.cbm_mode] if args.cbm_mode != "sequential" else []),
-                     *(["spend"] if args.retrain_every_s > 0 else [])])
+                     *(["spend"] if args.retrain_every_s > 0 else []),
+                     # A run of some strategies keeps the full comparison's files (the dashboard shows the default's).
+                     *(["partial"] if set(STRATEGIES) - set(args.strategies) else [])])
     (OUT / f"{stem}.png").write_bytes(auc_cost_png(
         results=results, target_auc=summary["target_auc"], budgets=budgets,
         title=f"Simulated campaigns ({len(seeds)} seeds, collins attributes, Table 2 costs, {args.cbm_mode} CBM, "
