@@ -18,12 +18,10 @@ from annotator.api.serializers import (
     TaskNextInputSerializer,
 )
 from annotator.errors import ApplicationError
-from annotator.models import Campaign
 from annotator.roles import user_role
-from annotator.rows import model_read
 from annotator.selectors.assignments import assignment_get_own, assignment_payload
 from annotator.services.assignments import assignment_draft_save, assignment_skip, assignment_submit
-from annotator.services.next_task import task_next
+from annotator.services.next_task import campaign_for_next, task_next
 
 TAGS = ["annotation"]
 REFUSALS = {
@@ -69,7 +67,7 @@ class TaskNextApi(APIView):
     def post(self, request: Request) -> Response:
         data = TaskNextInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        campaign = model_read(Campaign, 't0."id" = %s', [data.validated_data["campaign"]])
+        campaign = campaign_for_next(campaign_id=data.validated_data["campaign"])
         if campaign is None:
             raise ApplicationError("No such campaign.", field="campaign", rule="not_found", status_code=404)
         assignment = task_next(campaign=campaign, annotator=request.user)

@@ -129,27 +129,43 @@ def assignment_create(*, campaign: Campaign, annotator, target: Target, attribut
     return assignment
 
 
-def _leases_due(*, campaign_id: int | None, now: datetime) -> bool:
-    """Whether an issued lease ran out (index (status, lease_expires_at)); one plain statement per next-task."""
+def leases_due_sql(campaign_column: str | None = None) -> str:
+    """``EXISTS`` an issued lease that ran out (index (status, lease_expires_at)); params ``leases_due_params``.
+
+    ``campaign_column``: the SQL of the campaign id to narrow to, e.g. ``t0."id"`` when it rides along the
+    campaign's own read (``campaign_for_next``); None: every campaign.
+    """
     q = connection.ops.quote_name
-    sql = (f"SELECT 1 FROM {q(Assignment._meta.db_table)} WHERE {q('status')} = %s AND {q('lease_expires_at')} < %s"
-           + (f" AND {q('campaign_id')} = %s" if campaign_id is not None else "") + " LIMIT 1")
-    params = [Status.ISSUED.value, connection.ops.adapt_datetimefield_value(now)]
+    return (f"EXISTS(SELECT 1 FROM {q(Assignment._meta.db_table)} WHERE {q('status')} = %s "
+            f"AND {q('lease_expires_at')} < %s"
+            + (f" AND {q('campaign_id')} = {campaign_column}" if campaign_column else "") + ")")
+
+
+def leases_due_params(now: datetime) -> list:
+    return [Status.ISSUED.value, connection.ops.adapt_datetimefield_value(now)]
+
+
+def _leases_due(*, campaign_id: int | None, now: datetime) -> bool:
+    """Whether an issued lease ran out; one plain statement."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params + ([campaign_id] if campaign_id is not None else []))
-        return cursor.fetchone() is not None
+        cursor.execute(f"SELECT {leases_due_sql('%s' if campaign_id is not None else None)}",
+                       leases_due_params(now) + ([campaign_id] if campaign_id is not None else []))
+        return bool(cursor.fetchone()[0])
 
 
 def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = None,
-                   limit: int = EXPIRE_BATCH) -> int:
+                   limit: int = EXPIRE_BATCH, due: bool | None = None) -> int:
     """Expire issued assignments whose lease ran out; returns how many.
 
     One indexed range query on (status, lease_expires_at) when nothing is due,
-    so the next-task request can afford to call it every time.
+    so the next-task request can afford to call it every time. ``due``: that
+    query's answer when the caller has it already (``campaign_for_next``).
     """
     now = now or timezone.now()
     # The usual case, checked without opening a write transaction (SQLite would take its lock).
-    if not _leases_due(campaign_id=campaign.pk if campaign is not None else None, now=now):
+    if due is None:
+        due = _leases_due(campaign_id=campaign.pk if campaign is not None else None, now=now)
+    if not due:
         return 0
     due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
     if campaign is not None:

@@ -42,7 +42,7 @@ from annotator.errors import ConflictError
 from annotator.models import Assignment, AssignmentSlot, Attribute, Campaign, Slot, Target
 from annotator.rows import model_read
 from annotator.selectors.assignments import assignment_live_get
-from annotator.services.assignments import assignment_create, leases_expire
+from annotator.services.assignments import assignment_create, leases_due_params, leases_due_sql, leases_expire
 from annotator.services.quality import quality_gate
 from annotator.sql import placeholders
 
@@ -57,12 +57,21 @@ def campaign_assert_active(*, campaign: Campaign) -> None:
                             field="campaign", rule="campaign_inactive", reason="campaign_inactive")
 
 
+def campaign_for_next(*, campaign_id: int) -> Campaign | None:
+    """The campaign, read with whether any of its leases ran out (``leases_due``): one statement.
+
+    ``task_next`` then skips its own probe; every next-task request reads the campaign anyway.
+    """
+    return model_read(Campaign, 't0."id" = %s', [*leases_due_params(timezone.now()), campaign_id],
+                      annotations=(("leases_due", leases_due_sql('t0."id"')),))
+
+
 def task_next(*, campaign: Campaign, annotator) -> Assignment | None:
     """The annotator's live assignment in ``campaign``, else a new one from the configured issuer, else None."""
     campaign_assert_active(campaign=campaign)
     # Its own short transaction, before any target is locked: expiry waits on
     # Slot locks, and waiting on those while holding a Target lock could deadlock.
-    leases_expire(campaign=campaign)
+    leases_expire(campaign=campaign, due=getattr(campaign, "leases_due", None))
     with transaction.atomic():
         if connection.features.has_select_for_update:
             # One request per annotator at a time (SQLite's write transactions

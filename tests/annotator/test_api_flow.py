@@ -7,6 +7,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from annotator import hooks
 from annotator.errors import ConflictError
@@ -402,6 +403,21 @@ def test_expired_lease_that_was_reissued_conflicts(client_for):
     assert response.json()["extra"]["reason"] == "lease_reissued"
     assert Response.objects.count() == 0
     assert list(Slot.objects.values_list("n_open", "n_done")) == [(1, 0)] * 7
+
+
+def test_the_next_task_reads_its_campaign_with_whether_its_leases_ran_out(campaign, annotator_user):
+    from annotator.services.next_task import campaign_for_next
+
+    item = f.item_make(campaign=campaign)
+    other = f.campaign_make(presets=["richhf"])
+    f.assignment_make(annotator=annotator_user, target=f.item_make(campaign=other).target, lease_seconds=-5)
+    f.assignment_make(annotator=annotator_user, target=item.target)  # live
+
+    read = campaign_for_next(campaign_id=campaign.pk)
+    assert (read.pk, read.name, bool(read.leases_due)) == (campaign.pk, campaign.name, False)  # the other's is not
+    Assignment.objects.filter(target=item.target).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert campaign_for_next(campaign_id=campaign.pk).leases_due
+    assert campaign_for_next(campaign_id=10 ** 9) is None
 
 
 def test_leases_expire_task_is_registered_and_runs(campaign, annotator_user):
