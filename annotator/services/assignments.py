@@ -167,12 +167,12 @@ def leases_expire(*, campaign: Campaign | None = None, now: datetime | None = No
         due = _leases_due(campaign_id=campaign.pk if campaign is not None else None, now=now)
     if not due:
         return 0
-    due = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
+    overdue = Assignment.objects.filter(status=Status.ISSUED, lease_expires_at__lt=now)
     if campaign is not None:
-        due = due.filter(campaign=campaign)
+        overdue = overdue.filter(campaign=campaign)
     with transaction.atomic(savepoint=False):
         # SKIP LOCKED: an assignment being submitted right now is not expired under it.
-        expired = list(due.select_for_update(skip_locked=True).order_by("id")[:limit])
+        expired = list(overdue.select_for_update(skip_locked=True).order_by("id")[:limit])
         if not expired:
             return 0
         ids = [assignment.pk for assignment in expired]
