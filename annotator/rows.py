@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Model
 
 from annotator.sql import placeholders
@@ -63,6 +63,29 @@ def _statement(model: type[Model], columns: tuple[str, ...], n_rows: int, return
 @lru_cache(maxsize=256)
 def _fields(model: type[Model], columns: tuple[str, ...]) -> tuple:
     return tuple(model._meta.get_field(name) for name in columns)
+
+
+# Django's own field classes whose ``get_db_prep_save`` hands a value of these exact types to the
+# database unchanged (``int(x)``, ``float(x)``, ``str(x)`` of it; None stays None) on SQLite and
+# PostgreSQL. Exact classes: a subclass may convert differently. A foreign key counts as its target.
+_PLAIN_TYPES = {
+    **dict.fromkeys((models.AutoField, models.BigAutoField, models.SmallAutoField, models.IntegerField,
+                     models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
+                     models.PositiveBigIntegerField, models.PositiveSmallIntegerField), (int, type(None))),
+    models.FloatField: (float, type(None)),
+    **dict.fromkeys((models.CharField, models.TextField), (str, type(None))),
+    models.BooleanField: (bool, type(None)),
+}
+
+
+@lru_cache(maxsize=256)
+def _plain_types(model: type[Model], columns: tuple[str, ...]) -> tuple[tuple[type, ...], ...]:
+    """Per column, the value types its conversion would pass through unchanged (none: always convert)."""
+    out = []
+    for field in _fields(model, columns):
+        target = field.target_field if type(field) is models.ForeignKey else field
+        out.append(_PLAIN_TYPES.get(type(target), ()))
+    return tuple(out)
 
 
 def _insert_cursor(numbered: bool):
@@ -98,13 +121,17 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         return []
     columns, returning = tuple(columns), tuple(returning)
     fields = _fields(model, columns)
+    plain = _plain_types(model, columns)
     params: list[Any] = []
     previous: list[tuple[Any, Any]] = [(_UNSET, None)] * len(fields)  # per column: (value, its conversion)
     for row in rows:
         if len(row) != len(fields):
             raise ValueError(f"a row has {len(row)} values for {len(fields)} columns")
         for i, (field, value) in enumerate(zip(fields, row)):
-            # Most columns repeat one object down the rows (the assignment, the annotator, ``now``):
+            if type(value) in plain[i]:  # a key, a count, a flag: its conversion would return it (3 µs each)
+                params.append(value)
+                continue
+            # Most other columns repeat one object down the rows (the assignment, the annotator, ``now``):
             # it is converted once (the conversion depends on the value alone).
             if value is not previous[i][0]:
                 previous[i] = (value, field.get_db_prep_save(value, connection))

@@ -45,7 +45,9 @@ def main() -> None:
     parser.add_argument("--policy", default="all")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/cycle_profile")
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
-    parser.add_argument("--profile", type=int, default=0, help="print this many functions by cumulative time")
+    parser.add_argument("--profile", type=int, default=0, help="print this many functions by --sort")
+    parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime", "ncalls"),
+                        help="the profile's order: cumulative time, own time, calls")
     args = parser.parse_args()
 
     from benchmarks.annotate_load import realistic_value, reset_database, setup_campaign
@@ -135,7 +137,7 @@ def main() -> None:
             print(q["sql"] if os.environ["CYCLE_PROFILE_SQL"] == "full" else q["sql"][:300], file=sys.stderr)
     if profiler:
         buf = io.StringIO()
-        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.profile)
+        pstats.Stats(profiler, stream=buf).sort_stats(args.sort).print_stats(args.profile)
         print(buf.getvalue(), file=sys.stderr)
 
 

@@ -294,6 +294,27 @@ def test_resubmission_is_idempotent_and_a_new_id_conflicts(campaign, annotator_u
     assert list(Slot.objects.values_list("n_open", "n_done")) == [(0, 1)] * 7
 
 
+def test_submit_body_matches_its_serializer(campaign, annotator_user, client_for):
+    """The submit view skips running SubmitOutputSerializer (a hot path) but must answer exactly what it would."""
+    from rest_framework.renderers import JSONRenderer
+
+    from annotator.api.serializers import SubmitOutputSerializer
+
+    item = f.item_make(campaign=campaign)
+    client = client_for(annotator_user)
+    assignment_id = client.post(NEXT, {"campaign": campaign.pk}, format="json").json()["assignment"]["id"]
+    body = {"submission_id": str(uuid.uuid4()), "responses": richhf_answers(len(item.image.prompt.tokens)),
+            "active_ms": {"overall": 1500}}
+    first = client.post(submit_url(assignment_id), body, format="json")
+    again = client.post(submit_url(assignment_id), body, format="json")
+
+    for response in (first, again):
+        data = response.json()
+        assert response.content == JSONRenderer().render(SubmitOutputSerializer(data).data)
+        assert data["submission_id"] == body["submission_id"]
+        assert {r["attribute"]: r["active_ms"] for r in data["responses"]}["overall"] == 1500
+
+
 def test_submission_id_of_another_assignment_conflicts(campaign, annotator_user, client_for):
     items = [f.item_make(campaign=campaign) for _ in range(2)]
     client = client_for(annotator_user)

@@ -194,6 +194,29 @@ def test_rows_insert_stores_what_the_orm_would_and_returns_rows_in_order(campaig
                                  for a in [*attributes[:1], *attributes[:1]]]))
 
 
+def test_rows_insert_passes_only_values_the_conversion_would_leave_alone():
+    """Keys, counts, flags and text skip their field's conversion: for exactly those types it returns them."""
+    from django.db import connection
+
+    from annotator.models import AssignmentSlot
+    from annotator.rows import _plain_types
+    from elicitation.models import LedgerEntry
+
+    samples = {int: 7, float: 1.5, str: "<b>é</b>", bool: True, type(None): None}
+    checked = set()
+    for model in (Response, AssignmentSlot, LedgerEntry, Assignment):
+        columns = tuple(field.name for field in model._meta.concrete_fields)
+        for field, types in zip((model._meta.get_field(c) for c in columns), _plain_types(model, columns)):
+            for kind in types:
+                value = samples[kind]
+                assert field.get_db_prep_save(value, connection) == value and kind in samples, (model, field)
+                checked.add(kind)
+    assert checked == set(samples)  # every fast type met at least one column
+    # JSON, dates and UUIDs always convert (a dict, a datetime, a uuid); so does an instance for a key.
+    plain = dict(zip(("value", "created_at", "attribute"), _plain_types(Response, ("value", "created_at", "attribute"))))
+    assert plain["value"] == () and plain["created_at"] == () and dict not in plain["attribute"]
+
+
 def _fields(instance) -> list:
     return [type(instance), *[getattr(instance, field.attname) for field in instance._meta.concrete_fields]]
 
