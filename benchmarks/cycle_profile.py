@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print this many functions by --sort")
     parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime", "ncalls"),
                         help="the profile's order: cumulative time, own time, calls")
+    parser.add_argument("--dump", help="also write the profile to this file (pstats; e.g. for print_callers)")
     args = parser.parse_args()
 
     from benchmarks.annotate_load import realistic_value, reset_database, setup_campaign
@@ -138,6 +139,8 @@ def main() -> None:
     if profiler:
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats(args.sort).print_stats(args.profile)
+        if args.dump:
+            profiler.dump_stats(args.dump)
         print(buf.getvalue(), file=sys.stderr)
 
 

@@ -167,6 +167,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_BROKER_DIR / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with one client per channel for publishing (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 _default_results = f"file://{VAR_DIR / 'celery-results'}"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
 if CELERY_RESULT_BACKEND.startswith("file://"):
