@@ -177,9 +177,9 @@ def ledger_reserve(*, assignment: Assignment) -> float:
     Returns the seconds reserved (also stored in ``Assignment.estimated_cost_s``).
     """
     planned = _planned.get()
-    # A budget created since the issuer looked is locked and checked here all the same.
-    budget = planned[1] if planned is not None and planned[1] is not None else budget_lock(
-        campaign_id=assignment.campaign_id)
+    # The issuer's word on the budget holds for its transaction (None: the campaign had none when it
+    # planned, an instant ago; a budget added now counts from the next request). Issued otherwise, lock it here.
+    budget = planned[1] if planned is not None else budget_lock(campaign_id=assignment.campaign_id)
     if planned is not None:
         costs = planned[0]
     else:
