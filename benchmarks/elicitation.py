@@ -104,6 +104,9 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
             # null only when it falls on such a seed.
             "cost_to_target_median": _median_reached(reach),
             "seeds_reaching_target": f"{len(reached)}/{len(runs)}",
+            # Spent before the first model (until then every strategy asks `all`): a floor under its cost to target.
+            "first_model_cost_median": _median_reached([run["curve"][0]["cost"] if run["curve"] else None
+                                                        for run in runs]),
             "auc_at_budget_mean": {str(int(b)): round(float(curves[:, i].mean()), 4) for i, b in enumerate(budgets)},
             "final_auc_mean": round(statistics.mean(run["final_auc"] or float("nan") for run in runs), 4),
             "usable_labels_mean": labels,
