@@ -178,7 +178,7 @@ def ledger_reserve(*, assignment: Assignment) -> float:
     """
     planned = _planned.get()
     # The issuer's word on the budget holds for its transaction (None: the campaign had none when it
-    # planned, an instant ago; a budget added now counts from the next request). Issued otherwise, lock it here.
+    # planned, an instant ago; a budget added now counts from the next request). Without a plan, lock it here.
     budget = planned[1] if planned is not None else budget_lock(campaign_id=assignment.campaign_id)
     if planned is not None:
         costs = planned[0]

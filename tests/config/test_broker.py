@@ -26,11 +26,11 @@ def test_messages_go_through_one_client_per_pool(connection):
     channel = connection.default_channel
     assert isinstance(channel, Channel)
     with connection.Producer(channel) as producer:
-        for i in range(3):
-            producer.publish({"n": i}, exchange=queue.exchange, routing_key="k", declare=[queue])
-            if i == 0:
-                first = channel._command_client
-    assert channel._command_client is first  # reused, not built per message
+        producer.publish({"n": 0}, exchange=queue.exchange, routing_key="k", declare=[queue])
+        first = channel._command_client
+        for i in (1, 2):
+            producer.publish({"n": i}, exchange=queue.exchange, routing_key="k")
+    assert first is not None and channel._command_client is first  # reused, not built per message
     received = []
     with connection.Consumer(queue, callbacks=[lambda body, message: (received.append(body), message.ack())]):
         while len(received) < 3:
