@@ -171,6 +171,17 @@ print(json.dumps({{"campaign": cid, "tokens": tokens}}))
     return data["campaign"], data["tokens"]
 
 
+QUEUES = ("default", "training")  # config.settings.CELERY_TASK_QUEUES_NAMES
+
+
+def broker_purge(url: str) -> int:
+    """Drop the messages a run queued (each submit queues its consolidation; no worker runs here)."""
+    from kombu import Connection
+
+    with Connection(url) as conn:
+        return sum(conn.default_channel.queue_purge(name) or 0 for name in QUEUES)
+
+
 def reset_database(url: str) -> None:
     import psycopg
 
@@ -257,6 +268,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            print(json.dumps({"run": run, "messages_purged": broker_purge(args.broker)}), file=sys.stderr)
 
     summary = []
     for n, runs in results.items():
