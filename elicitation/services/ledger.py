@@ -177,12 +177,12 @@ def ledger_reserve(*, assignment: Assignment) -> float:
     Returns the seconds reserved (also stored in ``Assignment.estimated_cost_s``).
     """
     planned = _planned.get()
-    # The issuer's word on the budget holds for its transaction (None: the campaign had none when it
-    # planned, an instant ago; a budget added now counts from the next request). Without a plan, lock it here.
-    budget = planned[1] if planned is not None else budget_lock(campaign_id=assignment.campaign_id)
     if planned is not None:
-        costs = planned[0]
+        # The issuer's word on the budget holds for its transaction (None: the campaign had none when it
+        # planned, an instant ago; a budget added now counts from the next request).
+        costs, budget = planned
     else:
+        budget = budget_lock(campaign_id=assignment.campaign_id)
         costs = assignment_costs(assignment=assignment,
                                  policy=policy_settings(campaign=assignment.campaign, budget=budget))
     costs = {aid: _round(seconds) for aid, seconds in costs.items()}

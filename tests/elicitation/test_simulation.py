@@ -27,15 +27,19 @@ def test_answer_model_draws_unsure_noise_and_time():
     assert np.median(times) == pytest.approx(TRUE_COST_S["distorted"], rel=0.05)
 
 
-def test_simulate_command_runs_a_small_campaign(settings, tmp_path):
+def _simulate(settings, tmp_path, *flags: str) -> dict:
+    """``manage.py simulate --in-place`` on 16 prompts x 4 small images, seed 3; its JSON."""
     settings.VAR_DIR = tmp_path / "var"
     out = tmp_path / "sim.json"
+    call_command("simulate", "--in-place", "--seed", "3", "--prompts", "16", "--images-per-prompt", "4",
+                 "--size", "64", *flags, "--json", str(out))
+    return json.loads(out.read_text())
 
-    call_command("simulate", "--in-place", "--strategy", "voi_per_cost", "--budget", "4000", "--seed", "3",
-                 "--prompts", "16", "--images-per-prompt", "4", "--size", "64", "--annotators", "3",
-                 "--retrain-every", "30", "--json", str(out))
 
-    result = json.loads(out.read_text())
+def test_simulate_command_runs_a_small_campaign(settings, tmp_path):
+    result = _simulate(settings, tmp_path, "--strategy", "voi_per_cost", "--budget", "4000", "--annotators", "3",
+                       "--retrain-every", "30")
+
     assert result["strategy"] == "voi_per_cost" and result["reward_model"] == "cbm"
     budget = Budget.objects.get(campaign_id=result["campaign"])
     # Spent to the limit and never over it; everything reserved was charged or released.
@@ -82,14 +86,8 @@ def test_simulation_can_retrain_on_a_grid_of_spend(settings, tmp_path):
     """--retrain-every-s: a model each time the charged spend grew by that much, whatever the labels cost."""
     from rewardlab.models import CampaignModelSettings
 
-    settings.VAR_DIR = tmp_path / "var"
-    out = tmp_path / "sim.json"
-
-    call_command("simulate", "--in-place", "--strategy", "coarse", "--budget", "2000", "--seed", "3",
-                 "--prompts", "16", "--images-per-prompt", "4", "--size", "64", "--annotators", "2",
-                 "--retrain-every-s", "500", "--json", str(out))
-
-    result = json.loads(out.read_text())
+    result = _simulate(settings, tmp_path, "--strategy", "coarse", "--budget", "2000", "--annotators", "2",
+                       "--retrain-every-s", "500")
     assert result["config"]["retrain_every_s"] == 500.0
     costs = [p["cost"] for p in result["curve"]]
     # One retrain per 500 s step (the first may fail while one class is missing), and the last one at the end.

@@ -91,9 +91,9 @@ class Command(BaseCommand):
 
     @staticmethod
     def _argv(opts) -> list[str]:
-        names = ("strategy", "budget", "seed", "annotators", "retrain_every", "retrain_every_s", "prompts", "images_per_prompt", "size",
-                 "heldout_frac", "overlap", "tree", "task_time_limit", "unsure_scale", "noise", "training", "cbm_mode",
-                 "json_out")
+        names = ("strategy", "budget", "seed", "annotators", "retrain_every", "retrain_every_s", "prompts",
+                 "images_per_prompt", "size", "heldout_frac", "overlap", "tree", "task_time_limit", "unsure_scale",
+                 "noise", "training", "cbm_mode", "json_out")
         flags = {"json_out": "--json"}
         out = []
         for name in names:
