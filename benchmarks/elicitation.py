@@ -51,7 +51,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> list[dict[str, 
     command = [sys.executable, str(ROOT / "manage.py"), "simulate", "--strategy", ",".join(args.strategies),
                "--budget", str(args.budget), "--seed", str(seed), "--prompts", str(args.prompts),
                "--retrain-every", str(args.retrain_every), "--retrain-every-s", str(args.retrain_every_s),
-               "--annotators", str(args.annotators),
+               "--annotators", str(args.annotators), "--task-time-limit", str(args.task_time_limit),
                "--cbm-mode", args.cbm_mode, "--tree", args.tree,
                "--json", str(out), "--var-dir", str(work / f"var-{seed}")]
     started = time.monotonic()
@@ -151,12 +151,14 @@ def simulations(args: argparse.Namespace) -> None:
     summary = summarise(results, budgets, args.budget)
     summary.update({"benchmark": "elicitation", "seeds": seeds, "budget_s": args.budget, "prompts": args.prompts,
                     "retrain_every": args.retrain_every, "retrain_every_s": args.retrain_every_s,
-                    "annotators": args.annotators, "cbm_mode": args.cbm_mode,
+                    "annotators": args.annotators, "task_time_limit_s": args.task_time_limit,
+                    "cbm_mode": args.cbm_mode,
                     "tree": args.tree,
                     "wall_s": round(time.monotonic() - started, 1)})
     stem = "_".join(["elicitation", *([args.tree] if args.tree != "linear" else []),
                      *([args.cbm_mode] if args.cbm_mode != "sequential" else []),
                      *(["spend"] if args.retrain_every_s > 0 else []),
+                     *([f"task{args.task_time_limit:g}s"] if args.task_time_limit != 90.0 else []),
                      # A run of some strategies keeps the full comparison's files (the dashboard shows the default's).
                      *(["partial"] if set(STRATEGIES) - set(args.strategies) else [])])
     (OUT / f"{stem}.png").write_bytes(auc_cost_png(
@@ -272,6 +274,8 @@ def main() -> None:
                         help="The simulated world's decision tree of overall_good (outputs go to elicitation_<tree>.* "
                              "unless linear).")
     parser.add_argument("--annotators", type=int, default=8)
+    parser.add_argument("--task-time-limit", type=float, default=90.0,
+                        help="Estimated seconds bundled into one task (the campaign's task_time_limit_s).")
     parser.add_argument("--parallel", type=int, default=3, help="Seeds simulated at once (processes).")
     parser.add_argument("--work", default="", help="Folder for the per-seed databases and JSON.")
     parser.add_argument("--from-json", default="", help="Summarise the runs saved in an earlier elicitation.json.")
