@@ -130,6 +130,7 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
         verdict["at_most_60pct_of_all"] = aware[best] <= 0.6 * all_cost
     if best and coarse_cost:
         verdict["no_later_than_coarse"] = aware[best] <= coarse_cost
+        verdict["seeds_no_later_than_coarse"] = table[best]["seeds_no_later_than_coarse"]
     return {"target_auc": target, "best_all_auc": round(best_all, 4), "strategies": table, "verdict": verdict}
 
 
