@@ -5,7 +5,8 @@ seed, each on its own SQLite database, running the strategies one after the
 other on the same images), then prints JSON: the target AUC (95% of the best
 held-out AUC that ``all`` reaches within the budget, on its mean curve over
 seeds), the cost each strategy needs to reach it (per seed and the median),
-the AUC each has at fixed budgets (mean over seeds), the labels bought, and
+the AUC each has at fixed budgets (mean over seeds), in how many seeds it got
+there no later than ``coarse`` did in the same seed, the labels bought, and
 the final aggregator weights. The figure goes to ``benchmarks/out/elicitation.png``
 and the raw results to ``benchmarks/out/elicitation.json`` (``elicitation_joint.*``
 with ``--cbm-mode joint``: the CBM's coarse labels then train its concept network too;
@@ -13,6 +14,7 @@ with ``--cbm-mode joint``: the CBM's coarse labels then train its concept networ
 
     python benchmarks/elicitation.py                          # 6 strategies x 5 seeds
     python benchmarks/elicitation.py --seeds 2 --budget 12000 # quicker look
+    python benchmarks/elicitation.py --tree strict --cbm-mode joint --retrain-every 50 --seeds 10 --task-time-limit 60
     python benchmarks/elicitation.py --scores --items 10000   # time of scores_recompute (SQLite; --database for PG)
 
 A model "reaches" the target at the charged cost of the first retrain whose
