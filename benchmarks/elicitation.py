@@ -86,6 +86,13 @@ def _median_reached(costs: list[float | None]) -> float | None:
     return None if math.isinf(median) else median
 
 
+def _paired(runs: list[dict], reach: list[float | None], coarse_reach: dict[int, float | None]) -> str:
+    """'k/n': the seeds in which a strategy reached the target and `coarse` did not do so earlier."""
+    wins = sum(c is not None and (coarse_reach[run["seed"]] is None or c <= coarse_reach[run["seed"]])
+               for run, c in zip(runs, reach))
+    return f"{wins}/{len(runs)}"
+
+
 def summarise(results: dict[str, list[dict]], budgets: list[float], budget: float) -> dict[str, Any]:
     grid = np.linspace(0, budget, 401)
     all_mean = np.mean([step_at(run["curve"], grid) for run in results["all"]], axis=0)
@@ -112,9 +119,8 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
                                                         for run in runs]),
             # Seeds (same images, same simulated annotators) where this strategy reached the target no
             # later than `coarse` did in that seed: steadier than comparing two medians of 5-10 seeds.
-            "seeds_no_later_than_coarse": (
-                f"{sum(c is not None and (coarse_reach[run['seed']] is None or c <= coarse_reach[run['seed']]) for run, c in zip(runs, reach))}"
-                f"/{len(runs)}" if coarse_reach and name != "coarse" else None),
+            "seeds_no_later_than_coarse": (_paired(runs, reach, coarse_reach)
+                                           if coarse_reach and name != "coarse" else None),
             "auc_at_budget_mean": {str(int(b)): round(float(curves[:, i].mean()), 4) for i, b in enumerate(budgets)},
             "final_auc_mean": round(statistics.mean(run["final_auc"] or float("nan") for run in runs), 4),
             "usable_labels_mean": labels,
