@@ -171,15 +171,14 @@ print(json.dumps({{"campaign": cid, "tokens": tokens}}))
     return data["campaign"], data["tokens"]
 
 
-QUEUES = ("default", "training")  # config.settings.CELERY_TASK_QUEUES_NAMES
-
-
 def broker_purge(url: str) -> int:
     """Drop the messages a run queued (each submit queues its consolidation; no worker runs here)."""
     from kombu import Connection
 
+    from config.celery import QUEUE_NAMES  # the app's queues; importing it does not load Django's settings
+
     with Connection(url) as conn:
-        return sum(conn.default_channel.queue_purge(name) or 0 for name in QUEUES)
+        return sum(conn.default_channel.queue_purge(name) or 0 for name in QUEUE_NAMES)
 
 
 def reset_database(url: str) -> None:

@@ -98,10 +98,11 @@ def summarise(results: dict[str, list[dict]], budgets: list[float], budget: floa
     all_mean = np.mean([step_at(run["curve"], grid) for run in results["all"]], axis=0)
     best_all = float(np.max(all_mean))
     target = round(0.95 * best_all, 4)
+    reaches = {name: [cost_to_reach(run["curve"], target) for run in runs] for name, runs in results.items()}
+    coarse_reach = {run["seed"]: c for run, c in zip(results.get("coarse", []), reaches.get("coarse", []))}
     table = {}
-    coarse_reach = {run["seed"]: cost_to_reach(run["curve"], target) for run in results.get("coarse", [])}
     for name, runs in results.items():
-        reach = [cost_to_reach(run["curve"], target) for run in runs]
+        reach = reaches[name]
         reached = [c for c in reach if c is not None]
         curves = np.array([step_at(run["curve"], np.array(budgets, dtype=float)) for run in runs])
         labels = {key: round(statistics.mean(run["labels_usable"].get(key, 0) for run in runs), 1)

@@ -6,9 +6,11 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+QUEUE_NAMES = ("default", "training")
+
 app = Celery("feedback")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("default", "training")]
+app.conf.task_queues = [Queue(name) for name in QUEUE_NAMES]
 app.autodiscover_tasks()
 
 
